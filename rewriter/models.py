@@ -1,0 +1,123 @@
+"""The data that flows between the stages: decisions, statuses, link records, results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    """What happened to one link."""
+
+    REWRITTEN = "rewritten"
+    ALREADY_TRACKED = "already-tracked"
+    SKIPPED = "skipped"
+
+
+class Reason(StrEnum):
+    """Why a link was skipped or left alone; the code behind the human-readable reason."""
+
+    TRACKED = "tracked"
+    EMPTY = "empty"
+    FRAGMENT = "fragment"
+    RELATIVE = "relative"
+    PROTOCOL_RELATIVE = "protocol-relative"
+    SCHEME = "scheme"
+    TEMPLATE = "template-expression"
+    NO_TRACK = "no-track"
+    INVALID_URL = "invalid-url"
+    EXCLUDED_HOST = "excluded-host"
+    EXCLUDED_PATH = "excluded-path"
+    OWN_DOMAIN = "tracking-domain"
+    LEGACY_DOMAIN = "legacy-tracking-domain"
+    CLICK_TRACKER = "click-tracker"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The policy's verdict on one link value."""
+
+    action: Action
+    reason: Reason
+    detail: str
+    # The URL a browser would follow (WHATWG serialisation), when the value is an http(s) URL.
+    destination: str | None = None
+    # The host of `destination`, lower-case ASCII (punycode), when known.
+    host: str | None = None
+
+
+class Status(StrEnum):
+    """Whether a click is served securely; see `security` for the rules."""
+
+    BROKEN = "broken"
+    UNKNOWN = "unknown"
+    INSECURE = "insecure"
+    SECURE_AFTER_FIRST_VISIT = "secure-after-first-visit"
+    SECURE = "secure"
+
+    @property
+    def rank(self) -> int:
+        """0 is worst. The status of a link is the worst of its hops."""
+        return _STATUS_ORDER.index(self)
+
+
+_STATUS_ORDER = list(Status)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A status with the reason a person can act on."""
+
+    status: Status
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRecord:
+    """Everything a report line needs about one link: the shape `--report`, `links` and `check` read."""
+
+    file: str | None
+    line: int  # 1-based
+    column: int  # 1-based, in characters
+    tag: str
+    attribute: str
+    text: str
+    original: str  # the attribute value, entity-decoded
+    tracking_url: str | None
+    action: Action
+    reason: Reason
+    detail: str
+    destination: str | None = None
+    in_conditional_comment: bool = False
+    status: Status | None = None
+    status_reason: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "tag": self.tag,
+            "attribute": self.attribute,
+            "text": self.text,
+            "original_url": self.original,
+            "tracking_url": self.tracking_url,
+            "destination": self.destination,
+            "action": str(self.action),
+            "reason": self.detail,
+            "reason_code": str(self.reason),
+            "in_conditional_comment": self.in_conditional_comment,
+            "status": None if self.status is None else str(self.status),
+            "status_reason": self.status_reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What `rewrite` returns for one document."""
+
+    output: bytes
+    links: tuple[LinkRecord, ...]
+    encoding: str
+    changed: bool
+    warnings: tuple[str, ...] = field(default=())

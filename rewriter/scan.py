@@ -1,0 +1,473 @@
+"""Find link sites in HTML bytes, streaming, without changing a byte.
+
+The scanner follows the HTML tokenizer closely enough to know, for every `<`, whether it starts
+a tag, a comment or text, so a quoted attribute value containing `<a href=...>` or a `<style>`
+block is never mistaken for a link. It reads Outlook conditional comments
+(`<!--[if mso]>...<![endif]-->`) as HTML, the way Outlook does, because VML buttons live there.
+
+It yields the input back as pieces: `bytes` to copy through unchanged, and `LinkTag` for every
+start tag whose name matches a link-tag glob. Concatenating the pieces (each `LinkTag` as its
+`raw` bytes) gives the input exactly, whatever the chunk boundaries.
+
+Speed: almost all bytes are consumed by one compiled pattern that skips text and uninteresting
+tags inside the regex engine; Python code runs only at comments, raw-text elements and link tags.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import lru_cache
+
+# How many bytes after a link tag are kept for its link text: fixed, so that results never depend
+# on where the input was cut into chunks.
+LOOKAHEAD = 2048
+# A tag larger than this is not buffered whole; it streams through unexamined (see `TagStream`).
+MAX_TAG_BYTES = 1 << 20
+
+_WS = rb"\t\n\f\r "
+_NAME_END = rb"[\t\n\f\r />]"
+# HTML's "raw text" and "RCDATA" elements: their content is text, never tags.
+RAW_TEXT_ELEMENTS = (
+    b"script",
+    b"style",
+    b"textarea",
+    b"title",
+    b"xmp",
+    b"iframe",
+    b"noembed",
+    b"noframes",
+    b"plaintext",
+)
+
+DEFAULT_LINK_TAGS = ("a", "area", "v:*")
+
+# One attribute section, as the tokenizer reads it: separators (whitespace and `/`), names (which
+# may start with `=`), and values after `=`: double-quoted, single-quoted or unquoted. Possessive
+# quantifiers make it linear: it never backtracks, even on a tag with no closing `>`.
+_ATTRS = (
+    rb"(?:[\t\n\f\r /]++"
+    rb"|[^\t\n\f\r />][^\t\n\f\r />=]*+"
+    rb"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))?+)*+"
+)
+_TAG = re.compile(rb"<([A-Za-z][^\t\n\f\r />]*+)(" + _ATTRS + rb")>")
+_ATTRIBUTE = re.compile(
+    rb"[\t\n\f\r /]*+([^\t\n\f\r />][^\t\n\f\r />=]*+)"
+    rb"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"([^\"]*+)\"|'([^']*+)'|([^\t\n\f\r >]*+)))?+"
+)
+_COMMENT_END = re.compile(rb"--!?>")
+_CONDITIONAL_OPEN = re.compile(rb"<!--\[if[^\]>]*+\]>")
+_CONDITIONAL_PREFIX = re.compile(rb"<!--(?:\[(?:i(?:f[^\]>]*+)?)?)?")
+_BOGUS_END = re.compile(rb">")
+_TAG_NAME = re.compile(rb"/?[^\t\n\f\r />]*+")
+_REVEALED_OPENER = b"<!-->"  # `<!--[if !mso]><!-->`: what follows is shown to every client
+
+
+@dataclass(slots=True)
+class Attribute:
+    """One attribute of a tag; offsets are relative to the tag's first byte."""
+
+    name: str  # lower case (ASCII case folding, as HTML does)
+    start: int
+    end: int
+    value_start: int  # inside the quotes; equal to value_end for an empty or missing value
+    value_end: int
+    quote: bytes  # b'"', b"'" or b"" (unquoted or no value)
+    has_value: bool
+
+
+@dataclass(slots=True)
+class LinkTag:
+    """A start tag whose name is a link tag, with its attributes parsed."""
+
+    offset: int  # absolute offset of its `<` in the input
+    raw: bytes  # the whole tag, `<` to `>`
+    name: str  # lower case
+    attributes: list[Attribute]
+    in_conditional_comment: bool
+    following: bytes = field(repr=False)  # up to LOOKAHEAD bytes after the tag
+
+    def attribute(self, name: str) -> Attribute | None:
+        """The first attribute with this name: browsers ignore repeats."""
+        for attribute in self.attributes:
+            if attribute.name == name:
+                return attribute
+        return None
+
+    def value(self, attribute: Attribute) -> bytes:
+        return self.raw[attribute.value_start : attribute.value_end]
+
+
+@dataclass(frozen=True, slots=True)
+class OversizedTag:
+    """A link tag larger than MAX_TAG_BYTES: passed through unexamined (and reported)."""
+
+    offset: int
+    name: str
+
+
+Piece = bytes | LinkTag | OversizedTag
+
+
+class _Mode(Enum):
+    DATA = 1
+    CONDITIONAL = 2  # inside `<!--[if ...]>`, until `-->`
+    COMMENT = 3  # inside an ordinary comment, until `-->`
+    BOGUS_COMMENT = 4  # inside an oversized `<!...>` or `<?...>`, until `>`
+    RAW_TEXT = 5  # inside script/style/..., until the matching end tag
+    PLAINTEXT = 6  # everything to the end is text
+    TAG = 7  # inside an oversized tag, streaming to its end
+
+
+def _glob_to_regex(glob: str) -> bytes:
+    parts = (re.escape(part.encode("ascii")) for part in glob.lower().split("*"))
+    return rb"[^\t\n\f\r />]*+".join(parts).replace(rb"\?", rb"[^\t\n\f\r />]")
+
+
+@dataclass(frozen=True, slots=True)
+class _Patterns:
+    data: re.Pattern[bytes]
+    conditional: re.Pattern[bytes]
+    link_name: re.Pattern[bytes]
+
+
+@lru_cache(maxsize=16)
+def _patterns(link_tags: tuple[str, ...]) -> _Patterns:
+    """Compile the skip-until-event patterns for one set of link-tag globs."""
+    links = b"|".join(_glob_to_regex(tag) for tag in link_tags) or rb"(?!)"
+    raw = b"|".join(RAW_TEXT_ELEMENTS)
+    interesting = rb"(?i:" + raw + rb"|" + links + rb")" + _NAME_END
+
+    def compile_mode(conditional: bool) -> re.Pattern[bytes]:
+        text = rb"[^<-]++|-(?!->)" if conditional else rb"[^<]++"
+        not_endif = rb"|!\[endif\]" if conditional else b""
+        skip = (
+            rb"(?:" + text + rb"|<(?!!--|" + interesting + not_endif + rb")"
+            rb"[A-Za-z][^\t\n\f\r />]*+" + _ATTRS + rb">"
+            rb"|</[A-Za-z][^\t\n\f\r />]*+" + _ATTRS + rb">"
+            rb"|<(?![A-Za-z!/?])"
+            rb"|</>"
+            rb"|<(?!!--" + not_endif + rb")[!?/][^>]*+>)*+"
+        )
+        events = [
+            rb"(?P<comment><!--)",
+            rb"<(?P<raw>(?i:" + raw + rb"))(?=" + _NAME_END + rb")",
+            rb"<(?P<link>(?i:" + links + rb"))(?=" + _NAME_END + rb")",
+        ]
+        if conditional:
+            events.append(rb"(?P<endcond>(?:<!\[endif\][\t\n\f\r ]*+)?-->)")
+        return re.compile(skip + rb"(?:" + b"|".join(events) + rb"|)")
+
+    link_name = re.compile(rb"(?i:" + links + rb")\Z")
+    return _Patterns(compile_mode(False), compile_mode(True), link_name)
+
+
+class _Wait(int):
+    """A step result meaning: stop here and wait for more input (keep the buffer from here)."""
+
+
+class Scanner:
+    """Feed chunks, get pieces. Call `close()` at the end of the input."""
+
+    def __init__(self, link_tags: Sequence[str] = DEFAULT_LINK_TAGS) -> None:
+        self._patterns = _patterns(tuple(link_tags))
+        self._buffer = b""
+        self._base = 0  # absolute offset of _buffer[0]
+        self._mode = _Mode.DATA
+        self._return_mode = _Mode.DATA  # where a comment, raw text or tag returns to
+        self._raw_end: re.Pattern[bytes] | None = None
+        self._tag_state = _TagState.TAG_NAME
+        self._tag_name = b""
+
+    def feed(self, chunk: bytes) -> Iterator[Piece]:
+        self._buffer += chunk
+        yield from self._run(final=False)
+
+    def close(self) -> Iterator[Piece]:
+        yield from self._run(final=True)
+
+    def _run(self, *, final: bool) -> Iterator[Piece]:
+        buffer = self._buffer
+        pos = emitted = 0
+        while True:
+            step = self._step(buffer, pos, final)
+            if step is None:
+                pos = len(buffer) if final else pos
+                break
+            if isinstance(step, _Wait):
+                pos = step
+                break
+            if isinstance(step, int):
+                pos = step
+                continue
+            start = step.offset - self._base
+            if start > emitted:
+                yield buffer[emitted:start]
+            yield step
+            if isinstance(step, LinkTag):
+                pos = emitted = start + len(step.raw)
+            else:
+                pos = emitted = start
+        if pos > emitted:
+            yield buffer[emitted:pos]
+        self._buffer = buffer[pos:]
+        self._base += pos
+
+    def _step(self, buffer: bytes, pos: int, final: bool) -> int | LinkTag | OversizedTag | None:
+        """Advance from pos: a new position, a piece, a `_Wait`, or None at the very end."""
+        mode = self._mode
+        if mode is _Mode.DATA or mode is _Mode.CONDITIONAL:
+            return self._markup(buffer, pos, final)
+        if mode is _Mode.COMMENT:
+            return self._until(buffer, pos, final, _COMMENT_END, keep=3)
+        if mode is _Mode.BOGUS_COMMENT:
+            return self._until(buffer, pos, final, _BOGUS_END, keep=0)
+        if mode is _Mode.RAW_TEXT:
+            assert self._raw_end is not None
+            return self._until(buffer, pos, final, self._raw_end, keep=12, consume_match=False)
+        if mode is _Mode.TAG:
+            return self._stream_tag(buffer, pos, final)
+        return None  # PLAINTEXT: nothing more to find
+
+    def _until(
+        self,
+        buffer: bytes,
+        pos: int,
+        final: bool,
+        end: re.Pattern[bytes],
+        *,
+        keep: int,
+        consume_match: bool = True,
+    ) -> int | None:
+        """Skip to the end of a comment or raw-text element, streaming through long ones."""
+        match = end.search(buffer, pos)
+        if match is None:
+            if final:
+                return None
+            # Let the bytes through, keeping a tail in case the end marker is cut in two.
+            return _Wait(max(pos, len(buffer) - keep))
+        self._mode = self._return_mode
+        return match.end() if consume_match else match.start()
+
+    def _markup(self, buffer: bytes, pos: int, final: bool) -> int | LinkTag | OversizedTag | None:
+        conditional = self._mode is _Mode.CONDITIONAL
+        pattern = self._patterns.conditional if conditional else self._patterns.data
+        match = pattern.match(buffer, pos)
+        assert match is not None  # the pattern ends with an empty alternative
+        kind = match.lastgroup
+        if kind == "comment":
+            return self._comment(buffer, match.start("comment"), final)
+        if kind == "link":
+            return self._link(buffer, match.start("link") - 1, final)
+        if kind == "raw":
+            return self._raw_text(buffer, match.start("raw") - 1, final)
+        if kind == "endcond":
+            self._mode = _Mode.DATA
+            return match.end()
+        return self._stopped(buffer, match.end(), final)
+
+    def _stopped(self, buffer: bytes, stop: int, final: bool) -> int | OversizedTag | None:
+        """The skip pattern stopped at `stop`: the end of the buffer or an incomplete construct."""
+        if final:
+            return None  # a construct cut off by the end of the input swallows the rest
+        if stop == len(buffer):
+            # Text may have swallowed the start of a construct cut by the chunk boundary.
+            tail = 2 if self._mode is _Mode.CONDITIONAL else 1
+            while tail and stop > 0 and buffer[stop - 1] in b"<-":
+                stop -= 1
+                tail -= 1
+            return _Wait(stop)
+        if len(buffer) - stop <= MAX_TAG_BYTES:
+            return _Wait(stop)
+        return self._oversized(buffer, stop)
+
+    def _oversized(self, buffer: bytes, start: int) -> int | OversizedTag:
+        """Stream through a construct too large to buffer whole."""
+        self._return_mode = self._mode
+        if buffer[start + 1 : start + 2] in (b"!", b"?"):
+            self._mode = _Mode.BOGUS_COMMENT
+            return start + 2
+        name = buffer[start + 1 : _end_of(_TAG_NAME.match(buffer, start + 1))]
+        self._mode = _Mode.TAG
+        self._tag_state = _TagState.TAG_NAME
+        self._tag_name = name.lower()
+        if self._patterns.link_name.fullmatch(name):
+            return OversizedTag(self._base + start, name.decode("latin-1").lower())
+        return start + 1
+
+    def _comment(self, buffer: bytes, start: int, final: bool) -> int | None:
+        body = buffer[start + 4 : start + 6]
+        if body[:1] == b">":
+            return start + 5  # `<!-->`: an empty comment
+        if body == b"->":
+            return start + 6  # `<!--->`
+        conditional = _CONDITIONAL_OPEN.match(buffer, start)
+        if not final and conditional is None and _CONDITIONAL_PREFIX.fullmatch(buffer, start):
+            return _Wait(start)  # could still become `<!--[if ...]>`
+        if conditional is None:
+            self._return_mode = self._mode
+            self._mode = _Mode.COMMENT
+            return start + 4
+        end = conditional.end()
+        if buffer.startswith(_REVEALED_OPENER, end):
+            return end + len(_REVEALED_OPENER)
+        if not final and _REVEALED_OPENER.startswith(buffer[end : end + 5]):
+            return _Wait(start)
+        self._mode = _Mode.CONDITIONAL
+        return end
+
+    def _link(self, buffer: bytes, start: int, final: bool) -> int | LinkTag | OversizedTag | None:
+        match = _TAG.match(buffer, start)
+        if match is None:
+            return None if final else self._stopped(buffer, start, final)
+        end = match.end()
+        if end - start > MAX_TAG_BYTES:
+            return self._oversized(buffer, start)
+        if len(buffer) - end < LOOKAHEAD and not final:
+            return _Wait(start)
+        raw = match.group()
+        return LinkTag(
+            offset=self._base + start,
+            raw=raw,
+            name=match.group(1).decode("latin-1").lower(),
+            attributes=parse_attributes(raw, match.start(2) - start),
+            in_conditional_comment=self._mode is _Mode.CONDITIONAL,
+            following=buffer[end : end + LOOKAHEAD],
+        )
+
+    def _raw_text(self, buffer: bytes, start: int, final: bool) -> int | OversizedTag | None:
+        match = _TAG.match(buffer, start)
+        if match is None:
+            return None if final else self._stopped(buffer, start, final)
+        self._enter_raw_text(match.group(1).lower())
+        return match.end()
+
+    def _enter_raw_text(self, name: bytes) -> None:
+        self._return_mode = self._mode
+        if name == b"plaintext":
+            self._mode = _Mode.PLAINTEXT
+        else:
+            self._mode = _Mode.RAW_TEXT
+            self._raw_end = _raw_end_pattern(name)
+
+    def _stream_tag(self, buffer: bytes, pos: int, final: bool) -> int | None:
+        state, pos, done = _advance_tag(self._tag_state, buffer, pos)
+        self._tag_state = state
+        if not done:
+            return None if final else _Wait(pos)
+        self._mode = self._return_mode
+        if self._tag_name in RAW_TEXT_ELEMENTS:
+            self._enter_raw_text(self._tag_name)
+        return pos
+
+
+@lru_cache(maxsize=32)
+def _raw_end_pattern(name: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"</(?i:" + name + rb")" + _NAME_END)
+
+
+def parse_attributes(raw: bytes, pos: int) -> list[Attribute]:
+    """The attributes of a complete tag, from `pos` (just after the tag name)."""
+    attributes = []
+    for match in _ATTRIBUTE.finditer(raw, pos, len(raw) - 1):
+        name = match.group(1).decode("latin-1").lower()
+        start = match.start(1)
+        for group, kind in _QUOTES:
+            value_start = match.start(group)
+            if value_start >= 0:
+                value_end, quote, has_value = match.end(group), kind, True
+                break
+        else:
+            value_start = value_end = match.end(1)
+            quote, has_value = b"", False
+        attributes.append(
+            Attribute(name, start, match.end(), value_start, value_end, quote, has_value)
+        )
+    return attributes
+
+
+_QUOTES = ((2, b'"'), (3, b"'"), (4, b""))
+
+
+def _end_of(match: re.Match[bytes] | None) -> int:
+    """The end of a match from a pattern that cannot fail (it may match the empty string)."""
+    assert match is not None
+    return match.end()
+
+
+class _TagState(Enum):
+    TAG_NAME = 1
+    BEFORE_ATTRIBUTE = 2
+    ATTRIBUTE_NAME = 3
+    AFTER_NAME = 4
+    BEFORE_VALUE = 5
+    DOUBLE_QUOTED = 6
+    SINGLE_QUOTED = 7
+    UNQUOTED = 8
+
+
+_TAG_STEPS: dict[_TagState, re.Pattern[bytes]] = {
+    _TagState.TAG_NAME: re.compile(rb"[^\t\n\f\r />]*+"),
+    _TagState.BEFORE_ATTRIBUTE: re.compile(rb"[\t\n\f\r /]*+"),
+    _TagState.ATTRIBUTE_NAME: re.compile(rb"[^\t\n\f\r />=]*+"),
+    _TagState.AFTER_NAME: re.compile(rb"[\t\n\f\r ]*+"),
+    _TagState.BEFORE_VALUE: re.compile(rb"[\t\n\f\r ]*+"),
+    _TagState.DOUBLE_QUOTED: re.compile(rb"[^\"]*+"),
+    _TagState.SINGLE_QUOTED: re.compile(rb"[^']*+"),
+    _TagState.UNQUOTED: re.compile(rb"[^\t\n\f\r >]*+"),
+}
+
+
+def _advance_tag(state: _TagState, buffer: bytes, pos: int) -> tuple[_TagState, int, bool]:
+    """Run the tag tokenizer from `state`; returns (state, position, whether the tag ended)."""
+    size = len(buffer)
+    while True:
+        pos = _end_of(_TAG_STEPS[state].match(buffer, pos))
+        if pos >= size:
+            return state, pos, False
+        byte = buffer[pos : pos + 1]
+        if byte == b">" and state not in (_TagState.DOUBLE_QUOTED, _TagState.SINGLE_QUOTED):
+            return state, pos + 1, True
+        state, pos = _next_tag_state(state, byte, pos)
+
+
+def _next_tag_state(state: _TagState, byte: bytes, pos: int) -> tuple[_TagState, int]:
+    """One transition of the tag tokenizer on a byte the current state does not consume."""
+    if state is _TagState.TAG_NAME:
+        return _TagState.BEFORE_ATTRIBUTE, pos + 1  # whitespace or `/`
+    if state is _TagState.ATTRIBUTE_NAME or state is _TagState.AFTER_NAME:
+        if byte == b"=":
+            return _TagState.BEFORE_VALUE, pos + 1
+        if byte == b"/":
+            return _TagState.BEFORE_ATTRIBUTE, pos + 1
+        if state is _TagState.ATTRIBUTE_NAME:
+            return _TagState.AFTER_NAME, pos + 1  # whitespace
+        return _TagState.ATTRIBUTE_NAME, pos + 1  # the next attribute's name
+    if state is _TagState.BEFORE_ATTRIBUTE:
+        return _TagState.ATTRIBUTE_NAME, pos + 1  # any other byte starts a name (even `=`)
+    if state is _TagState.BEFORE_VALUE:
+        if byte == b'"':
+            return _TagState.DOUBLE_QUOTED, pos + 1
+        if byte == b"'":
+            return _TagState.SINGLE_QUOTED, pos + 1
+        return _TagState.UNQUOTED, pos
+    # The closing quote of a value, or whitespace after an unquoted one.
+    return _TagState.BEFORE_ATTRIBUTE, pos + 1
+
+
+def scan(data: bytes, link_tags: Sequence[str] = DEFAULT_LINK_TAGS) -> Iterator[Piece]:
+    """Scan a whole document held in memory."""
+    scanner = Scanner(link_tags)
+    yield from scanner.feed(data)
+    yield from scanner.close()
+
+
+def scan_chunks(
+    chunks: Iterable[bytes], link_tags: Sequence[str] = DEFAULT_LINK_TAGS
+) -> Iterator[Piece]:
+    scanner = Scanner(link_tags)
+    for chunk in chunks:
+        yield from scanner.feed(chunk)
+    yield from scanner.close()
