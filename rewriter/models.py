@@ -74,7 +74,7 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True)
 class LinkRecord:
-    """Everything a report line needs about one link: the shape `--report`, `links` and `check` read."""
+    """Everything a report line needs about one link; `--report`, `links` and `check` read it."""
 
     file: str | None
     line: int  # 1-based

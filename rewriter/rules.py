@@ -62,7 +62,9 @@ class ClickTracker:
 DEFAULT_CLICK_TRACKERS: tuple[ClickTracker, ...] = (
     ClickTracker("SendGrid", ("*.ct.sendgrid.net",)),
     ClickTracker("Mailchimp", ("*.list-manage.com", "list-manage.com"), ("/track/click*",)),
-    ClickTracker("Mailchimp Transactional", ("mandrillapp.com", "*.mandrillapp.com"), ("/track/click*",)),
+    ClickTracker(
+        "Mailchimp Transactional", ("mandrillapp.com", "*.mandrillapp.com"), ("/track/click*",)
+    ),
     ClickTracker("Marketo", ("*.mktoweb.com", "*.mktoedge.com", "*.marketo.com"), ("/dc/*",)),
     ClickTracker("Outlook Safe Links", ("*.safelinks.protection.outlook.com",)),
     ClickTracker("Proofpoint URL Defense", ("urldefense.com", "urldefense.proofpoint.com")),

@@ -1,0 +1,51 @@
+"""rewriter: signed, branded tracking links for email templates, byte for byte.
+
+    >>> from rewriter import load_rules, rewrite
+    >>> result = rewrite(html_bytes, load_rules("rules/acme.yaml"))
+    >>> result.output, result.links
+
+The command line (`rewriter rewrite`, `links`, `check`, `resolve`, `init`) is a thin layer over
+this library.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rewriter.models import Action, LinkRecord, Reason, Result, Status, Verdict
+from rewriter.rules import Rules
+
+if TYPE_CHECKING:
+    from os import PathLike
+
+__all__ = [
+    "Action",
+    "LinkRecord",
+    "Reason",
+    "Result",
+    "Rules",
+    "Status",
+    "Verdict",
+    "load_rules",
+    "rewrite",
+]
+
+
+def load_rules(path: str | PathLike[str]) -> Rules:
+    """Read and validate a rules file; raises `rewriter.rulesfile.RulesError` naming file:line."""
+    from pathlib import Path
+
+    from rewriter.rulesfile import load_rules as _load
+
+    return _load(Path(path))
+
+
+def rewrite(data: bytes, rules: Rules, *, file: str | None = None) -> Result:
+    """Rewrite one document: every outbound link becomes a signed tracking link.
+
+    The signing keys and the preload list are the ones the rules name. Raises
+    `rewriter.engine.PreservationError` if the output would differ outside link values.
+    """
+    from rewriter.factory import make_rewriter
+
+    return make_rewriter(rules, keys=True).rewrite(data, file=file)

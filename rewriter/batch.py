@@ -1,0 +1,108 @@
+"""Many files: read, rewrite, write atomically (or check, or diff), one outcome each.
+
+A file that cannot be read or processed becomes a failed outcome with a message; the batch goes
+on. Nothing is written for a file whose rewrite failed its proof.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from rewriter.engine import PreservationError, Rewriter
+from rewriter.fsio import hard_link_count, read_bytes, write_atomic
+from rewriter.models import Result
+from rewriter.report import FileOutcome, FileState
+from rewriter.sources import Source
+
+
+class WriteMode(Enum):
+    """What to do with a rewritten file: decided once from the flags."""
+
+    OUT = "out"  # mirror the tree under an output folder
+    IN_PLACE = "in-place"
+    CHECK = "check"  # write nothing; report what would change
+    DIFF = "diff"  # write nothing; produce a unified diff
+
+    @property
+    def writes(self) -> bool:
+        return self in (WriteMode.OUT, WriteMode.IN_PLACE)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    mode: WriteMode
+    out_dir: Path | None = None
+    prove: bool = True
+
+
+class TemplateError(Exception):
+    """A template that cannot be processed, with a file:line:col where there is one."""
+
+
+def process_source(source: Source, engine: Rewriter, job: Job) -> FileOutcome:
+    """Rewrite one file as the job says; never raises for bad input."""
+    display = source.display
+    try:
+        data = read_bytes(source.path)
+    except OSError as error:
+        return _failed(display, f"cannot read: {error.strerror or error}")
+    try:
+        result = engine.rewrite(data, file=display, relative=source.relative, prove=job.prove)
+    except (PreservationError, TemplateError) as error:
+        return _failed(display, str(error))
+    outcome = FileOutcome(display, _state(result, job), list(result.links))
+    outcome.warnings.extend(result.warnings)
+    try:
+        _deliver(source, data, result, job, outcome)
+    except OSError as error:
+        return _failed(display, f"cannot write: {error.strerror or error}")
+    return outcome
+
+
+def _state(result: Result, job: Job) -> FileState:
+    if not result.changed:
+        return FileState.UNCHANGED
+    return FileState.REWRITTEN if job.mode.writes else FileState.WOULD_CHANGE
+
+
+def _deliver(source: Source, data: bytes, result: Result, job: Job, outcome: FileOutcome) -> None:
+    if job.mode is WriteMode.OUT:
+        assert job.out_dir is not None
+        target = job.out_dir / source.relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, result.output, mode=_mode_of(source.path))
+    elif job.mode is WriteMode.IN_PLACE and result.changed:
+        links = hard_link_count(source.path)
+        write_atomic(source.path, result.output)
+        if links > 1:
+            outcome.warnings.append(
+                f"{source.display}: has {links} hard links; only this name now holds the"
+                " rewritten file, the other names keep the original"
+            )
+    elif job.mode is WriteMode.DIFF and result.changed:
+        outcome.diff = unified_diff(source.display, data, result.output)
+
+
+def unified_diff(name: str, before: bytes, after: bytes) -> bytes:
+    lines = difflib.diff_bytes(
+        difflib.unified_diff,
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=name.encode(),
+        tofile=name.encode(),
+    )
+    return b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
+
+
+def _mode_of(path: Path) -> int | None:
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        return None
+
+
+def _failed(display: str, message: str) -> FileOutcome:
+    return FileOutcome(display, FileState.FAILED, message=f"{display}: error: {message}")

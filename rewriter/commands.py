@@ -1,0 +1,233 @@
+"""What each command does, between parsed options and an exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, TextIO
+
+from rewriter.report import ExitCode, FileOutcome, FileState, Report
+
+if TYPE_CHECKING:
+    from rewriter.batch import Job
+    from rewriter.engine import Rewriter
+    from rewriter.rules import Rules
+
+
+@dataclass(frozen=True, slots=True)
+class RewriteOptions:
+    paths: Sequence[str]
+    rules_path: Path | None
+    mode: str  # out | in-place | check | diff | stdout
+    out_dir: Path | None = None
+    report_path: Path | None = None
+    include: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+    preload_list: Path | None = None
+    quiet: bool = False
+
+
+class CommandError(Exception):
+    """Stops a command with a message and an exit code (usage and rules errors)."""
+
+    def __init__(self, message: str, code: ExitCode = ExitCode.USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
+def _load_rules(rules_path: Path | None) -> Rules:
+    from rewriter.rulesfile import RulesError, find_rules, load_rules
+
+    path = rules_path or find_rules(Path.cwd())
+    if path is None:
+        raise CommandError("no rules: pass --rules FILE or put a rewriter.yaml here or in a parent")
+    try:
+        return load_rules(path)
+    except RulesError as error:
+        raise CommandError(str(error)) from None
+    except OSError as error:
+        raise CommandError(f"{path}: cannot read the rules: {error.strerror or error}") from None
+
+
+def rewrite(options: RewriteOptions) -> int:
+    try:
+        return _rewrite(options)
+    except CommandError as error:
+        _err(f"rewriter: {error}")
+        return error.code
+
+
+def _rewrite(options: RewriteOptions) -> int:
+    from rewriter.batch import Job, WriteMode
+    from rewriter.factory import SetupError, load_preload_list, make_rewriter
+
+    rules = _load_rules(options.rules_path)
+    try:
+        preload = load_preload_list(rules, options.preload_list)
+        engine = make_rewriter(rules, keys=True, preload=preload)
+    except SetupError as error:
+        raise CommandError(str(error)) from None
+    if options.mode == "stdout" or list(options.paths) == ["-"]:
+        return _rewrite_stdin(engine, options)
+    job = Job(WriteMode(options.mode), options.out_dir)
+    return _rewrite_files(engine, job, options)
+
+
+def _rewrite_files(engine: Rewriter, job: Job, options: RewriteOptions) -> int:
+    from rewriter.batch import process_source
+    from rewriter.sources import find_sources
+
+    skip = [options.out_dir] if options.out_dir is not None else []
+    discovery = find_sources(options.paths, options.include, options.exclude, skip)
+    report = Report(check=options.mode in ("check", "diff"))
+    with _ReportWriter(options.report_path) as report_file:
+        for message in discovery.errors:
+            _err(f"{message}")
+            report.add(FileOutcome(message.split(":", 1)[0], FileState.FAILED))
+        for source in discovery.sources:
+            outcome = process_source(source, engine, job)
+            _show(outcome, options.quiet)
+            report.add(outcome)
+            report_file.write(outcome)
+    if not options.quiet or report.exit_code:
+        _err(report.summary())
+    return report.exit_code
+
+
+def _show(outcome: FileOutcome, quiet: bool) -> None:
+    if outcome.message:
+        _err(outcome.message)
+    for warning in outcome.warnings:
+        _err(f"warning: {warning}")
+    if outcome.diff:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(outcome.diff)
+        sys.stdout.flush()
+    elif not quiet and outcome.state in (FileState.REWRITTEN, FileState.WOULD_CHANGE):
+        _err(f"{outcome.state} {outcome.display}")
+
+
+def _rewrite_stdin(engine: Rewriter, options: RewriteOptions) -> int:
+    from rewriter.batch import TemplateError, unified_diff
+    from rewriter.engine import PreservationError
+
+    data = sys.stdin.buffer.read()
+    report = Report(check=options.mode in ("check", "diff"))
+    try:
+        result = engine.rewrite(data, file="-", relative="-")
+    except (PreservationError, TemplateError) as error:
+        _write_stdout(data if options.mode == "stdout" else b"")
+        outcome = FileOutcome("-", FileState.FAILED, message=f"-: error: {error}")
+    else:
+        state = FileState.UNCHANGED
+        if result.changed:
+            state = FileState.REWRITTEN if options.mode == "stdout" else FileState.WOULD_CHANGE
+        outcome = FileOutcome("-", state, list(result.links), warnings=list(result.warnings))
+        if options.mode == "stdout":
+            _write_stdout(result.output)
+        elif options.mode == "diff" and result.changed:
+            outcome.diff = unified_diff("-", data, result.output)
+    _show(outcome, quiet=True)
+    report.add(outcome)
+    with _ReportWriter(options.report_path) as report_file:
+        report_file.write(outcome)
+    if not options.quiet and options.mode != "stdout":
+        _err(report.summary())
+    return report.exit_code
+
+
+def _write_stdout(data: bytes) -> None:
+    stream: BinaryIO = sys.stdout.buffer
+    stream.write(data)
+    stream.flush()
+
+
+class _ReportWriter:
+    """`--report FILE`: one JSON object per link, the file replaced atomically at the end."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._handle: TextIO | None = None
+        self._temporary: Path | None = None
+
+    def __enter__(self) -> _ReportWriter:
+        if self._path is not None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._temporary = self._path.with_name(f".{self._path.name}.rewriter-tmp")
+            self._handle = open(self._temporary, "w", encoding="utf-8")
+        return self
+
+    def write(self, outcome: FileOutcome) -> None:
+        if self._handle is None:
+            return
+        for link in outcome.links:
+            self._handle.write(json.dumps(link.as_dict(), ensure_ascii=False) + "\n")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is None or self._temporary is None or self._path is None:
+            return
+        self._handle.close()
+        if exc[0] is None:
+            os.replace(self._temporary, self._path)
+        else:
+            self._temporary.unlink(missing_ok=True)
+
+
+def resolve(urls: Sequence[str], rules_path: Path | None) -> int:
+    """Print `url -> destination` per link; exit 1 if any link does not verify."""
+    from rewriter.engine import decode_tracking_url
+    from rewriter.factory import SetupError, load_ring
+    from rewriter.tokens import TokenError
+
+    try:
+        rules = _load_rules(rules_path)
+        ring = load_ring(rules)
+    except (CommandError, SetupError) as error:
+        _err(f"rewriter: {error}")
+        return ExitCode.USAGE
+    domains = {rules.tracking_domain, *rules.legacy_domains}
+    code = ExitCode.OK
+    for url in urls:
+        try:
+            contents = decode_tracking_url(url, domains, ring)
+        except TokenError as error:
+            print(f"{url}\tinvalid: {error}")
+            code = ExitCode.FINDINGS
+            continue
+        print(f"{url}\t{contents.destination}")
+    return code
+
+
+def init(domain: str, rules_file: Path, key_file: Path) -> int:
+    from rewriter.keys import generate_key_file
+    from rewriter.rulesfile import starter_rules
+    from rewriter.urls import HostError, normalize_host
+
+    for path in (rules_file, key_file):
+        if path.exists():
+            _err(f"rewriter: {path} exists; not overwriting it")
+            return ExitCode.USAGE
+    try:
+        domain = normalize_host(domain)
+    except HostError as error:
+        _err(f"rewriter: --domain: {error}")
+        return ExitCode.USAGE
+    relative_key = os.path.relpath(key_file.resolve(), rules_file.resolve().parent)
+    text = starter_rules(domain, relative_key)
+    generate_key_file(key_file)
+    try:
+        with open(rules_file, "x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        _err(f"rewriter: {rules_file} exists; not overwriting it")
+        return ExitCode.USAGE
+    _err(f"wrote {rules_file} and {key_file} (mode 0600; keep it secret, keep it out of git)")
+    return ExitCode.OK

@@ -1,0 +1,371 @@
+"""One document end to end: scan, decide, sign, classify, splice, prove.
+
+`Rewriter.rewrite_stream` works on a stream of chunks and writes output pieces as it goes, so
+memory does not grow with the size of the input; `Rewriter.rewrite` is the in-memory form.
+Nothing here touches files, the clock or the network: the caller passes bytes, rules, keys and
+the classifier in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from rewriter.decide import Policy
+from rewriter.encoding import PRESCAN_BYTES, DocumentEncoding, sniff
+from rewriter.entities import decode_attribute_value, escape_attribute_value
+from rewriter.keys import KeyRing
+from rewriter.linktext import link_text
+from rewriter.models import Action, Decision, LinkRecord, Reason, Result, Verdict
+from rewriter.rules import ContextMode, Rules
+from rewriter.scan import Attribute, LinkTag, OversizedTag, Piece, Scanner
+from rewriter.security import Classifier
+from rewriter.splice import Edit, annotation_edits, apply_edits, mask_tag, value_edit
+from rewriter.tokens import TokenContents, TokenError, decode_token, encode_token
+
+LINK_ATTRIBUTE = "href"
+MAX_CONTEXT_BYTES = 255
+
+Write = Callable[[bytes], object]
+
+
+class PreservationError(Exception):
+    """The output differs from the input outside the link values: nothing may be written."""
+
+
+@dataclass(slots=True)
+class StreamOutcome:
+    """What `rewrite_stream` found, besides the output it wrote."""
+
+    links: list[LinkRecord]
+    encoding: DocumentEncoding
+    changed: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+class Rewriter:
+    """The engine for one rule set; reuse it across documents."""
+
+    def __init__(
+        self,
+        rules: Rules,
+        ring: KeyRing | None = None,
+        classifier: Classifier | None = None,
+    ) -> None:
+        self.rules = rules
+        self.ring = ring  # None: inspect only (decisions and statuses, output unchanged)
+        self.classifier = classifier  # None: no statuses and no annotation
+        self.policy = Policy(rules)
+        self._prefix = rules.tracking_prefix
+        self._prefix_bytes = self._prefix.encode("ascii")
+        self._marker_names = self.policy.marker_attributes
+
+    def rewrite(
+        self,
+        data: bytes,
+        *,
+        file: str | None = None,
+        relative: str | None = None,
+        prove: bool = True,
+    ) -> Result:
+        """Rewrite one document held in memory.
+
+        `file` names it in link records; `relative` (its path relative to the folder given,
+        default `file`) is the attribution its tracking links carry when the rules say `path`.
+        """
+        out: list[bytes] = []
+        outcome = self.rewrite_stream(
+            (data,), out.append, file=file, relative=relative, prove=prove
+        )
+        output = b"".join(out)
+        return Result(
+            output, tuple(outcome.links), outcome.encoding.codec, output != data,
+            tuple(outcome.warnings),
+        )  # fmt: skip
+
+    def rewrite_stream(
+        self,
+        chunks: Iterable[bytes],
+        write: Write,
+        *,
+        file: str | None = None,
+        relative: str | None = None,
+        prove: bool = True,
+    ) -> StreamOutcome:
+        """Rewrite a stream of chunks, writing output pieces as they are ready.
+
+        With `prove`, the output is scanned again as it is written and compared with the input
+        outside the link values; a difference raises PreservationError at the end.
+        """
+        stream = _with_head(iter(chunks))
+        head = next(stream, b"")
+        encoding = sniff(head)
+        proof = _Proof(self, encoding) if prove else None
+        context = _context(self.rules, relative if relative is not None else file)
+        document = _Document(self, encoding, file, context, proof)
+        scanner = Scanner(self.rules.link_tags)
+        for piece in _pieces(scanner, head, stream):
+            document.take(piece, write)
+        if proof is not None:
+            proof.finish()
+        return StreamOutcome(
+            document.records, document.encoding, document.changed, document.warnings
+        )
+
+    # One link.
+
+    def process(self, tag: LinkTag, document: _Document) -> tuple[bytes, LinkRecord | None, bool]:
+        """The new tag bytes, its record, and whether the proof masks its value."""
+        link = tag.attribute(LINK_ATTRIBUTE)
+        if link is None:
+            return tag.raw, None, False
+        encoding = document.encoding
+        value = decode_attribute_value(encoding.decode(tag.value(link)))
+        decision = self.policy.decide(value, self._marker_values(tag, encoding), encoding.codec)
+        tracking_url, destination = self._tracking(decision, document.context)
+        verdict = self._verdict(decision, tracking_url, destination)
+        own = tracking_url is not None and (
+            decision.action is Action.REWRITTEN or decision.reason is Reason.OWN_DOMAIN
+        )
+        edits: list[Edit] = []
+        if decision.action is Action.REWRITTEN and tracking_url is not None:
+            escaped = escape_attribute_value(tracking_url, link.quote.decode("ascii"))
+            edits.append(value_edit(link, escaped.encode("ascii")))
+        if own:
+            edits += self._annotation(tag, link, verdict)
+        record = LinkRecord(
+            file=document.path,
+            line=document.line,
+            column=document.column,
+            tag=tag.name,
+            attribute=LINK_ATTRIBUTE,
+            text=link_text(tag.following, tag.name, encoding.decode),
+            original=value,
+            tracking_url=tracking_url,
+            action=decision.action,
+            reason=decision.reason,
+            detail=decision.detail,
+            destination=destination,
+            in_conditional_comment=tag.in_conditional_comment,
+            status=None if verdict is None else verdict.status,
+            status_reason=None if verdict is None else verdict.reason,
+        )
+        return apply_edits(tag.raw, edits), record, own
+
+    def _marker_values(self, tag: LinkTag, encoding: DocumentEncoding) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for attribute in tag.attributes:
+            if attribute.name in self._marker_names and attribute.name not in values:
+                raw = tag.value(attribute)
+                values[attribute.name] = decode_attribute_value(encoding.decode(raw))
+        return values
+
+    def _tracking(self, decision: Decision, context: str) -> tuple[str | None, str | None]:
+        """The tracking URL of a link and the destination behind it, when they can be known."""
+        if decision.action is Action.REWRITTEN:
+            assert decision.destination is not None
+            if self.ring is None:
+                return None, decision.destination
+            return self._prefix + encode_token(
+                decision.destination, context, self.ring
+            ), decision.destination
+        if decision.action is Action.ALREADY_TRACKED:
+            assert decision.destination is not None
+            if decision.reason is Reason.CLICK_TRACKER:
+                return decision.destination, None
+            return decision.destination, _destination_of(decision.destination)
+        return None, decision.destination
+
+    def _verdict(
+        self, decision: Decision, tracking_url: str | None, destination: str | None
+    ) -> Verdict | None:
+        if self.classifier is None:
+            return None
+        if decision.action is Action.REWRITTEN:
+            # Without keys the tracking URL is not made, but its host and scheme are known.
+            return self.classifier.link(tracking_url or self._prefix, destination)
+        if decision.action is Action.ALREADY_TRACKED:
+            return self.classifier.link(tracking_url, destination)
+        if destination is not None:
+            return self.classifier.link(None, destination)
+        return None
+
+    def _annotation(self, tag: LinkTag, link: Attribute, verdict: Verdict | None) -> list[Edit]:
+        """Our status attribute on a link of the current tracking domain (removed when off)."""
+        name = self.rules.annotation_attribute
+        value = None if not self.rules.annotate or verdict is None else str(verdict.status)
+        return annotation_edits(tag, link, name, value)
+
+    def is_own_value(self, raw_value: bytes, encoding: DocumentEncoding) -> bool:
+        """Whether a link value (as written) is on the current tracking domain."""
+        if raw_value.startswith(self._prefix_bytes):
+            return True
+        value = decode_attribute_value(encoding.decode(raw_value))
+        decision = self.policy.decide_url(value, encoding.codec)
+        return decision.reason is Reason.OWN_DOMAIN
+
+
+def _destination_of(tracking_url: str) -> str | None:
+    """The destination a tracking link of ours carries, read without a key (unverified)."""
+    try:
+        return decode_token(_token_of(tracking_url)).destination
+    except TokenError:
+        return None
+
+
+def _token_of(tracking_url: str) -> str:
+    """The last path segment: where every version of our tracking links keeps the token."""
+    return tracking_url.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+def decode_tracking_url(
+    url: str, domains: Collection[str], ring: KeyRing | None = None
+) -> TokenContents:
+    """Read (and with a key ring, verify) a tracking link on one of `domains`.
+
+    Raises TokenError for a link that is not on those domains, malformed, forged or altered.
+    """
+    from rewriter.urls import UrlError, clean_url_value, parse_http_url
+
+    try:
+        host = parse_http_url(clean_url_value(url)).host
+    except UrlError as error:
+        raise TokenError(f"not a URL ({error})") from None
+    if host not in domains:
+        raise TokenError(f"{host} is not a tracking domain of these rules")
+    return decode_token(_token_of(url), ring)
+
+
+def _context(rules: Rules, path: str | None) -> str:
+    """The attribution each tracking link carries, at most MAX_CONTEXT_BYTES of UTF-8."""
+    if rules.context is ContextMode.CAMPAIGN:
+        text = rules.campaign or ""
+    elif rules.context is ContextMode.PATH:
+        text = path or ""
+    else:
+        text = ""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= MAX_CONTEXT_BYTES:
+        return text
+    # Keep the end: the file name says more than the first folders.
+    return encoded[-MAX_CONTEXT_BYTES:].decode("utf-8", "ignore")
+
+
+class _Document:
+    """Per-document state: position, records, and the proof fed with input and output."""
+
+    def __init__(
+        self,
+        engine: Rewriter,
+        encoding: DocumentEncoding,
+        path: str | None,
+        context: str,
+        proof: _Proof | None,
+    ) -> None:
+        self.engine = engine
+        self.encoding = encoding
+        self.path = path
+        self.context = context
+        self.proof = proof
+        self.records: list[LinkRecord] = []
+        self.warnings: list[str] = []
+        self.changed = False
+        self.line = 1
+        self.column = 1
+
+    def take(self, piece: Piece, write: Write) -> None:
+        if isinstance(piece, bytes):
+            write(piece)
+            if self.proof is not None:
+                self.proof.input(piece)
+                self.proof.output(piece)
+            self._advance(piece)
+        elif isinstance(piece, LinkTag):
+            self._take_link(piece, write)
+        else:
+            self._take_oversized(piece)
+
+    def _take_link(self, tag: LinkTag, write: Write) -> None:
+        engine = self.engine
+        new_raw, record, masked = engine.process(tag, self)
+        write(new_raw)
+        self.changed = self.changed or new_raw != tag.raw
+        if self.proof is not None:
+            link = tag.attribute(LINK_ATTRIBUTE) if masked else None
+            annotation = engine.rules.annotation_attribute if masked else None
+            self.proof.input(mask_tag(tag, link, annotation))
+            self.proof.output(new_raw)
+        if record is not None:
+            self.records.append(record)
+        self._advance(tag.raw)
+
+    def _take_oversized(self, piece: OversizedTag) -> None:
+        self.warnings.append(
+            f"{self.path or '-'}:{self.line}:{self.column}: <{piece.name}> tag larger than 1 MiB"
+            " passed through unexamined"
+        )
+
+    def _advance(self, data: bytes) -> None:
+        newlines = data.count(b"\n")
+        if newlines:
+            self.line += newlines
+            data = data[data.rfind(b"\n") + 1 :]
+            self.column = 1
+        self.column += self.encoding.count_characters(data)
+
+
+class _Proof:
+    """The re-scan proof: the output, scanned again as it is written, must equal the input
+    once the values of links on the tracking domain and our annotation are masked out."""
+
+    def __init__(self, engine: Rewriter, encoding: DocumentEncoding) -> None:
+        self._engine = engine
+        self._encoding = encoding
+        self._scanner = Scanner(engine.rules.link_tags)
+        self._input = hashlib.blake2b()
+        self._output = hashlib.blake2b()
+
+    def input(self, masked: bytes) -> None:
+        self._input.update(masked)
+
+    def output(self, data: bytes) -> None:
+        self._digest(self._scanner.feed(data))
+
+    def finish(self) -> None:
+        self._digest(self._scanner.close())
+        if self._output.digest() != self._input.digest():
+            raise PreservationError(
+                "the output differs from the input outside the rewritten link values"
+            )
+
+    def _digest(self, pieces: Iterator[Piece]) -> None:
+        for piece in pieces:
+            if isinstance(piece, bytes):
+                self._output.update(piece)
+            elif isinstance(piece, LinkTag):
+                self._output.update(self._masked(piece))
+
+    def _masked(self, tag: LinkTag) -> bytes:
+        link = tag.attribute(LINK_ATTRIBUTE)
+        if link is None or not self._engine.is_own_value(tag.value(link), self._encoding):
+            return tag.raw
+        return mask_tag(tag, link, self._engine.rules.annotation_attribute)
+
+
+def _with_head(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Re-chunk so the first chunk holds the first PRESCAN_BYTES (for the encoding sniff)."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= PRESCAN_BYTES:
+            break
+    yield head
+    yield from chunks
+
+
+def _pieces(scanner: Scanner, head: bytes, rest: Iterator[bytes]) -> Iterator[Piece]:
+    yield from scanner.feed(head)
+    for chunk in rest:
+        yield from scanner.feed(chunk)
+    yield from scanner.close()

@@ -1,0 +1,74 @@
+"""Put an engine together from rules: keys, preload list, classifier. The edges' one-stop shop."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rewriter.engine import Rewriter
+from rewriter.keys import KeyRing, KeyRingError
+from rewriter.preload import PreloadList
+from rewriter.rules import Rules
+from rewriter.security import Classifier
+
+
+class SetupError(Exception):
+    """The rules cannot be used as asked (no key, an unreadable preload list...)."""
+
+
+def cache_dir() -> Path:
+    """The tool's cache folder: REWRITER_CACHE_DIR, else the user's cache directory."""
+    explicit = os.environ.get("REWRITER_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "rewriter"
+
+
+def load_ring(rules: Rules) -> KeyRing:
+    """The signing keys the rules name: the environment variable when set, else the key file."""
+    source = rules.keys
+    try:
+        if source.env and os.environ.get(source.env):
+            return KeyRing.from_env(source.env)
+        if source.file is not None:
+            return KeyRing.from_file(source.file)
+    except KeyRingError as error:
+        raise SetupError(str(error)) from None
+    where = [f"the environment variable {source.env}"] if source.env else []
+    where += [f"the key file {source.file}"] if source.file else []
+    if not where:
+        raise SetupError(f"{_origin(rules)}: no `keys` section: rewriting needs a signing key")
+    raise SetupError(f"{_origin(rules)}: no signing key: set {' or create '.join(where)}")
+
+
+def load_preload_list(rules: Rules, override: Path | None = None) -> PreloadList:
+    """The list `--preload-list` names, else the one the rules name, else the bundled list."""
+    from rewriter.preload import PreloadListError, bundled_preload_list, load_chromium_json
+
+    path = override or rules.preload_list
+    if path is None:
+        return bundled_preload_list()
+    try:
+        return load_chromium_json(path, cache_dir() / "preload")
+    except (OSError, PreloadListError) as error:
+        raise SetupError(f"{path}: cannot use this preload list: {error}") from None
+
+
+def make_rewriter(
+    rules: Rules,
+    *,
+    keys: bool,
+    preload: PreloadList | None = None,
+    statuses: bool = True,
+) -> Rewriter:
+    """An engine for these rules; `keys=False` makes one that inspects without signing."""
+    ring = load_ring(rules) if keys else None
+    classifier = None
+    if statuses:
+        classifier = Classifier(rules, preload if preload is not None else load_preload_list(rules))
+    return Rewriter(rules, ring, classifier)
+
+
+def _origin(rules: Rules) -> str:
+    return str(rules.source) if rules.source else "rules"

@@ -1,0 +1,79 @@
+"""What happened to each file, the one-line summary, and the exit code: computed in one place."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+
+from rewriter.models import Action, LinkRecord
+
+
+class ExitCode(IntEnum):
+    """The exit codes of every command (the README has the table)."""
+
+    OK = 0
+    FINDINGS = 1  # --check: would change; check: violations; resolve: an invalid link
+    USAGE = 2  # bad usage or a bad rules file
+    FAILED = 123  # at least one file could not be processed
+
+
+class FileState(StrEnum):
+    REWRITTEN = "rewritten"
+    WOULD_CHANGE = "would change"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class FileOutcome:
+    """The small result a file's processing sends back (from a worker, possibly)."""
+
+    display: str
+    state: FileState
+    links: list[LinkRecord] = field(default_factory=list)
+    message: str | None = None  # the error, for a failed file
+    warnings: list[str] = field(default_factory=list)
+    diff: bytes | None = None
+
+
+@dataclass(slots=True)
+class Report:
+    """Tallies the outcomes; alone decides the exit code."""
+
+    check: bool = False
+    files: Counter[FileState] = field(default_factory=Counter)
+    links: Counter[Action] = field(default_factory=Counter)
+
+    def add(self, outcome: FileOutcome) -> None:
+        self.files[outcome.state] += 1
+        for link in outcome.links:
+            self.links[link.action] += 1
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.files[FileState.FAILED]:
+            return ExitCode.FAILED
+        if self.check and self.files[FileState.WOULD_CHANGE]:
+            return ExitCode.FINDINGS
+        return ExitCode.OK
+
+    def summary(self) -> str:
+        """E.g. "12 files rewritten, 3 unchanged, 1 failed; 240 links tracked, 0 already tracked,
+        31 skipped"."""
+        changed = FileState.WOULD_CHANGE if self.check else FileState.REWRITTEN
+        counts = [
+            (self.files[changed], "would be rewritten" if self.check else "rewritten"),
+            (self.files[FileState.UNCHANGED], "unchanged"),
+        ]
+        if self.files[FileState.FAILED]:
+            counts.append((self.files[FileState.FAILED], "failed"))
+        first = counts[0][0]
+        files = [f"{first} {'file' if first == 1 else 'files'} {counts[0][1]}"]
+        files += [f"{number} {label}" for number, label in counts[1:]]
+        links = (
+            f"{self.links[Action.REWRITTEN]} links tracked, "
+            f"{self.links[Action.ALREADY_TRACKED]} already tracked, "
+            f"{self.links[Action.SKIPPED]} skipped"
+        )
+        return f"{', '.join(files)}; {links}"
