@@ -31,7 +31,8 @@ def _fits(segment: str, text: str, at: int) -> bool:
         return False
     if "?" not in segment:
         return text.startswith(segment, at)
-    return all(p == "?" or p == c for p, c in zip(segment, text[at : at + len(segment)]))
+    window = text[at : at + len(segment)]
+    return all(p in ("?", c) for p, c in zip(segment, window, strict=True))
 
 
 def _find(segment: _Segment, text: str, start: int, end: int) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -156,7 +158,7 @@ def _link_tuples(pieces: list[Piece]) -> list[tuple[int, bytes, bool]]:
 def test_chunking_never_changes_the_result(case: tuple[bytes, list[int]]) -> None:
     document, cuts = case
     bounds = [0, *cuts, len(document)]
-    chunks = [document[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    chunks = [document[a:b] for a, b in itertools.pairwise(bounds)]
     whole = list(scan(document))
     chunked = list(scan_chunks(chunks))
     assert joined(chunked) == document
