@@ -221,7 +221,11 @@ def init(domain: str, rules_file: Path, key_file: Path) -> int:
         _err(f"rewriter: --domain: {error}")
         return ExitCode.USAGE
     relative_key = os.path.relpath(key_file.resolve(), rules_file.resolve().parent)
-    text = starter_rules(domain, relative_key)
+    try:
+        text = starter_rules(domain, relative_key)
+    except HostError as error:
+        _err(f"rewriter: --domain: {error}")
+        return ExitCode.USAGE
     generate_key_file(key_file)
     try:
         with open(rules_file, "x", encoding="utf-8") as handle:

@@ -59,7 +59,7 @@ _ATTRIBUTE = re.compile(
 )
 _COMMENT_END = re.compile(rb"--!?>")
 _CONDITIONAL_OPEN = re.compile(rb"<!--\[if[^\]>]*+\]>")
-_CONDITIONAL_PREFIX = re.compile(rb"<!--(?:\[(?:i(?:f[^\]>]*+)?)?)?")
+_CONDITIONAL_PREFIX = re.compile(rb"<!--(?:\[(?:i(?:f[^\]>]*+\]?)?)?)?")
 _BOGUS_END = re.compile(rb">")
 _TAG_NAME = re.compile(rb"/?[^\t\n\f\r />]*+")
 _REVEALED_OPENER = b"<!-->"  # `<!--[if !mso]><!-->`: what follows is shown to every client
