@@ -10,7 +10,8 @@ hostile one such as `*a*a*a*a*a*b` must not be able to stall a send.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 # A segment between stars: its text, plus, when it contains `?`, the longest literal run in it
 # and that run's offset (used to find candidate places with `str.find` before checking the `?`).
@@ -92,34 +93,72 @@ class Glob:
 
 
 class GlobSet:
-    """Several globs, tried in order. Patterns without wildcards are looked up in a dict."""
+    """Several globs, tried in order, with the common shapes answered by one C-level call each:
+    patterns without wildcards by a dict, `*suffix` by `str.endswith(tuple)` and `prefix*` by
+    `str.startswith(tuple)`. A text that matches nothing, the usual case, costs about a
+    microsecond whatever the number of such patterns; other shapes are tried one by one."""
 
-    __slots__ = ("_exact", "_wild", "case_sensitive", "patterns")
+    __slots__ = ("_exact", "_other", "_prefixes", "_suffixes", "case_sensitive", "patterns")
 
     def __init__(self, patterns: Iterable[str], *, case_sensitive: bool = False) -> None:
         self.patterns = tuple(patterns)
         self.case_sensitive = case_sensitive
         self._exact: dict[str, int] = {}
-        self._wild: list[tuple[int, Glob]] = []
+        self._suffixes = _Affixes()
+        self._prefixes = _Affixes()
+        self._other: list[tuple[int, Glob]] = []
         for index, pattern in enumerate(self.patterns):
-            if "*" in pattern or "?" in pattern:
-                self._wild.append((index, Glob(pattern, case_sensitive=case_sensitive)))
+            folded = pattern if case_sensitive else pattern.lower()
+            if "?" not in folded and folded.count("*") == 1 and folded.startswith("*"):
+                self._suffixes.add(index, folded[1:])
+            elif "?" not in folded and folded.count("*") == 1 and folded.endswith("*"):
+                self._prefixes.add(index, folded[:-1])
+            elif "*" in folded or "?" in folded:
+                self._other.append((index, Glob(pattern, case_sensitive=case_sensitive)))
             else:
-                self._exact.setdefault(pattern if case_sensitive else pattern.lower(), index)
+                self._exact.setdefault(folded, index)
 
     def first_match(self, text: str) -> str | None:
         """The first pattern, in the order given, that matches `text`; None if none does."""
         folded = text if self.case_sensitive else text.lower()
-        exact = self._exact.get(folded, len(self.patterns))
-        for index, glob in self._wild:
-            if index > exact:
+        best = self._exact.get(folded, len(self.patterns))
+        best = self._suffixes.first(folded, best, str.endswith)
+        best = self._prefixes.first(folded, best, str.startswith)
+        for index, glob in self._other:
+            if index >= best:
                 break
             if glob.matches_folded(folded):
-                return glob.pattern
-        return self.patterns[exact] if exact < len(self.patterns) else None
+                best = index
+                break
+        return self.patterns[best] if best < len(self.patterns) else None
 
     def __len__(self) -> int:
         return len(self.patterns)
 
     def __repr__(self) -> str:
         return f"GlobSet({list(self.patterns)!r}, case_sensitive={self.case_sensitive})"
+
+
+class _Affixes:
+    """Literal suffixes (or prefixes) with the index of the pattern each came from."""
+
+    __slots__ = ("entries", "texts")
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[int, str]] = []
+        self.texts: tuple[str, ...] = ()
+
+    def add(self, index: int, text: str) -> None:
+        self.entries.append((index, text))
+        self.texts += (text,)
+
+    def first(self, folded: str, best: int, test: Callable[[str, Any], bool]) -> int:
+        """The lowest index below `best` whose affix `test` accepts, else `best`."""
+        if not self.texts or not test(folded, self.texts):
+            return best
+        for index, text in self.entries:
+            if index >= best:
+                break
+            if test(folded, text):
+                return index
+        return best
