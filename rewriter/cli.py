@@ -6,6 +6,7 @@ codes are those of `report.ExitCode`.
 
 from __future__ import annotations
 
+import datetime
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,6 +116,62 @@ def _write_mode(
             "say where the output goes: --out DIR or --in-place (or --check, --diff)"
         )
     return chosen[0].lstrip("-")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@_rules_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "ndjson", "csv"]),
+              help="Output format (default: table on a terminal, else ndjson).")  # fmt: skip
+@click.option("--include", multiple=True, help="Glob of files to take in folders (repeatable).")
+@click.option("--exclude", multiple=True, help="Glob of files to leave out (repeatable).")
+@_preload_option
+def links(
+    paths: tuple[str, ...],
+    rules_path: Path | None,
+    fmt: str | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    preload_list: Path | None,
+) -> None:
+    """List every link in PATHS (or - for stdin) with its action, status and reasons."""
+    from rewriter import commands
+
+    options = commands.InspectOptions(paths, rules_path, preload_list, include, exclude)
+    sys.exit(commands.links(options, fmt))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@_rules_option
+@click.option("--fail-on", default="broken", show_default=True,
+              help="Comma-separated statuses that fail the check.")  # fmt: skip
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Judge certificate dates as of this day (default: today).")  # fmt: skip
+@click.option("--include", multiple=True, help="Glob of files to take in folders (repeatable).")
+@click.option("--exclude", multiple=True, help="Glob of files to leave out (repeatable).")
+@_preload_option
+def check(
+    paths: tuple[str, ...],
+    rules_path: Path | None,
+    fail_on: str,
+    as_of: datetime.datetime | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    preload_list: Path | None,
+) -> None:
+    """Fail (exit 1) when a click on a link in PATHS (or - for stdin) would not be served as
+    required; needs no key."""
+    from rewriter import commands
+    from rewriter.checks import parse_fail_on
+
+    try:
+        statuses = parse_fail_on(fail_on)
+    except ValueError as error:
+        raise UsageFailure(f"--fail-on: {error}") from None
+    day = as_of.date() if as_of is not None else datetime.date.today()
+    options = commands.InspectOptions(paths, rules_path, preload_list, include, exclude)
+    sys.exit(commands.check(options, statuses, day))
 
 
 @main.command()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
+from rewriter.models import Status
 from rewriter.report import ExitCode, FileOutcome, FileState, Report
 
 if TYPE_CHECKING:
@@ -235,3 +237,154 @@ def init(domain: str, rules_file: Path, key_file: Path) -> int:
         return ExitCode.USAGE
     _err(f"wrote {rules_file} and {key_file} (mode 0600; keep it secret, keep it out of git)")
     return ExitCode.OK
+
+
+@dataclass(frozen=True, slots=True)
+class InspectOptions:
+    paths: Sequence[str]
+    rules_path: Path | None
+    preload_list: Path | None = None
+    include: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+
+
+@dataclass(slots=True)
+class _Input:
+    display: str
+    relative: str
+    data: bytes | None  # None: could not be read
+    error: str | None = None
+
+
+def _inputs(options: InspectOptions) -> Iterator[_Input]:
+    """The documents to inspect: stdin for `-`, else files and folders, in sorted order."""
+    from rewriter.fsio import read_bytes
+    from rewriter.sources import find_sources
+
+    if list(options.paths) == ["-"]:
+        yield _Input("-", "-", sys.stdin.buffer.read())
+        return
+    discovery = find_sources(options.paths, options.include, options.exclude)
+    for message in discovery.errors:
+        yield _Input(message.split(":", 1)[0], "", None, f"{message}")
+    for source in discovery.sources:
+        try:
+            yield _Input(source.display, source.relative, read_bytes(source.path))
+        except OSError as error:
+            yield _Input(source.display, source.relative, None, f"{source.display}: error: "
+                         f"cannot read: {error.strerror or error}")  # fmt: skip
+
+
+def _inspector(options: InspectOptions) -> tuple[Rules, Rewriter, str]:
+    """Rules, an engine that needs no key (but verifies tokens when a key is at hand), and the
+    preload list's name and date. Warns once on stderr when the list is old."""
+    from rewriter.factory import SetupError, load_preload_list, load_ring
+    from rewriter.preload import freshness_warning
+
+    rules = _load_rules(options.rules_path)
+    try:
+        preload = load_preload_list(rules, options.preload_list)
+    except SetupError as error:
+        raise CommandError(str(error)) from None
+    warning = freshness_warning(preload, datetime.date.today(), rules.preload_list_max_age_days)
+    if warning:
+        _err(f"warning: {warning}")
+    try:
+        ring = load_ring(rules)
+    except SetupError:
+        ring = None
+    from rewriter.engine import Rewriter
+    from rewriter.security import Classifier
+
+    engine = Rewriter(rules, ring, Classifier(rules, preload))
+    dated = preload.date.isoformat() if preload.date else "undated"
+    return rules, engine, f"{preload.name}, dated {dated}"
+
+
+def links(options: InspectOptions, fmt: str | None) -> int:
+    """List every link with its action and status."""
+    from rewriter.formats import writer_for
+
+    try:
+        _, engine, preload = _inspector(options)
+    except CommandError as error:
+        _err(f"rewriter: {error}")
+        return error.code
+    terminal = sys.stdout.isatty()
+    chosen = fmt or ("table" if terminal else "ndjson")
+    colour = terminal and chosen == "table" and not os.environ.get("NO_COLOR")
+    writer = writer_for(chosen, sys.stdout, preload, colour=colour)
+    report = Report()
+    for item in _inputs(options):
+        outcome = _inspect(engine, item)
+        if outcome.message:
+            _err(outcome.message)
+        writer.write(outcome.links)
+        report.add(outcome)
+    writer.finish()
+    return ExitCode.FAILED if report.files[FileState.FAILED] else ExitCode.OK
+
+
+def _inspect(engine: Rewriter, item: _Input) -> FileOutcome:
+    from rewriter.batch import TemplateError
+    from rewriter.engine import PreservationError
+
+    if item.data is None:
+        return FileOutcome(item.display, FileState.FAILED, message=item.error)
+    try:
+        result = engine.rewrite(item.data, file=item.display, relative=item.relative, prove=False)
+    except (PreservationError, TemplateError) as error:
+        message = f"{item.display}: error: {error}"
+        return FileOutcome(item.display, FileState.FAILED, message=message)
+    outcome = FileOutcome(item.display, FileState.UNCHANGED, list(result.links))
+    outcome.warnings.extend(result.warnings)
+    outcome.size_before = len(item.data)
+    outcome.size_after = len(result.output) if engine.ring is not None else None
+    return outcome
+
+
+def check(options: InspectOptions, fail_on: frozenset[Status], as_of: datetime.date) -> int:
+    """The pre-send gate: one line per violating link, then warnings; exit 1 on any failure."""
+    from rewriter.checks import (
+        estimated_size,
+        message_notices,
+        rules_notices,
+        violation_line,
+        violations,
+    )
+
+    try:
+        rules, engine, preload = _inspector(options)
+    except CommandError as error:
+        _err(f"rewriter: {error}")
+        return error.code
+    notices = []
+    failed_files = linked = violated = files = 0
+    for item in _inputs(options):
+        outcome = _inspect(engine, item)
+        if outcome.state is FileState.FAILED:
+            _err(outcome.message or f"{item.display}: error")
+            failed_files += 1
+            continue
+        files += 1
+        linked += len(outcome.links)
+        for record in violations(outcome.links, fail_on):
+            print(violation_line(record))
+            violated += 1
+        size = outcome.size_after
+        if size is None:
+            size = estimated_size(outcome.size_before or 0, outcome.links, rules)
+        estimated = outcome.size_after is None
+        notices += message_notices(item.display, size, outcome.links, rules, estimated=estimated)
+    notices += rules_notices(rules, as_of)
+    for notice in notices:
+        print(notice.line())
+    failures = violated + sum(1 for notice in notices if notice.level == "failure")
+    print(
+        f"checked {files} {'file' if files == 1 else 'files'}, {linked} links "
+        f"(preload list: {preload}; as of {as_of.isoformat()}): "
+        f"{violated} violating, {len(notices)} {'notice' if len(notices) == 1 else 'notices'}"
+    )
+    if failed_files:
+        return ExitCode.FAILED
+    return ExitCode.FINDINGS if failures else ExitCode.OK

@@ -22,10 +22,12 @@ from rewriter.rules import ContextMode, Rules
 from rewriter.scan import Attribute, LinkTag, OversizedTag, Piece, Scanner
 from rewriter.security import Classifier
 from rewriter.splice import Edit, annotation_edits, apply_edits, mask_tag, value_edit
+from rewriter.tokens import MAX_DESTINATION_LENGTH as MAX_DESTINATION
 from rewriter.tokens import TokenContents, TokenError, decode_token, encode_token
 
 LINK_ATTRIBUTE = "href"
 MAX_CONTEXT_BYTES = 255
+TOKEN_MEMO_SIZE = 4096
 
 Write = Callable[[bytes], object]
 
@@ -60,6 +62,7 @@ class Rewriter:
         self._prefix = rules.tracking_prefix
         self._prefix_bytes = self._prefix.encode("ascii")
         self._marker_names = self.policy.marker_attributes
+        self._tokens: dict[tuple[str, str], str] = {}
 
     def rewrite(
         self,
@@ -122,8 +125,8 @@ class Rewriter:
             return tag.raw, None, False
         encoding = document.encoding
         value = decode_attribute_value(encoding.decode(tag.value(link)))
-        decision = self.policy.decide(value, self._marker_values(tag, encoding), encoding.codec)
-        tracking_url, destination = self._tracking(decision, document.context)
+        decision = self._decide(tag, value, encoding)
+        tracking_url, destination, note = self._tracking(decision, document.context)
         verdict = self._verdict(decision, tracking_url, destination)
         own = tracking_url is not None and (
             decision.action is Action.REWRITTEN or decision.reason is Reason.OWN_DOMAIN
@@ -145,13 +148,21 @@ class Rewriter:
             tracking_url=tracking_url,
             action=decision.action,
             reason=decision.reason,
-            detail=decision.detail,
+            detail=decision.detail if note is None else f"{decision.detail}; {note}",
             destination=destination,
             in_conditional_comment=tag.in_conditional_comment,
             status=None if verdict is None else verdict.status,
             status_reason=None if verdict is None else verdict.reason,
         )
         return apply_edits(tag.raw, edits), record, own
+
+    def _decide(self, tag: LinkTag, value: str, encoding: DocumentEncoding) -> Decision:
+        decision = self.policy.decide(value, self._marker_values(tag, encoding), encoding.codec)
+        destination = decision.destination or ""
+        if decision.action is Action.REWRITTEN and len(destination) > MAX_DESTINATION:
+            detail = f"the destination is longer than {MAX_DESTINATION:,} characters"
+            return Decision(Action.SKIPPED, Reason.TOO_LONG, detail, destination, decision.host)
+        return decision
 
     def _marker_values(self, tag: LinkTag, encoding: DocumentEncoding) -> dict[str, str]:
         values: dict[str, str] = {}
@@ -161,21 +172,50 @@ class Rewriter:
                 values[attribute.name] = decode_attribute_value(encoding.decode(raw))
         return values
 
-    def _tracking(self, decision: Decision, context: str) -> tuple[str | None, str | None]:
-        """The tracking URL of a link and the destination behind it, when they can be known."""
+    def _tracking(
+        self, decision: Decision, context: str
+    ) -> tuple[str | None, str | None, str | None]:
+        """The tracking URL of a link, the destination behind it, and a note on how it is known."""
         if decision.action is Action.REWRITTEN:
             assert decision.destination is not None
             if self.ring is None:
-                return None, decision.destination
-            return self._prefix + encode_token(
-                decision.destination, context, self.ring
-            ), decision.destination
+                return None, decision.destination, None
+            token = self._token(decision.destination, context)
+            return self._prefix + token, decision.destination, None
         if decision.action is Action.ALREADY_TRACKED:
             assert decision.destination is not None
             if decision.reason is Reason.CLICK_TRACKER:
-                return decision.destination, None
-            return decision.destination, _destination_of(decision.destination)
-        return None, decision.destination
+                return decision.destination, None, None
+            destination, note = self._read_token(decision.destination)
+            return decision.destination, destination, note
+        return None, decision.destination, None
+
+    def _token(self, destination: str, context: str) -> str:
+        """Tokens are memoised per run: templates repeat their links (MJML: several times)."""
+        key = (destination, context)
+        token = self._tokens.get(key)
+        if token is None:
+            assert self.ring is not None
+            if len(self._tokens) >= TOKEN_MEMO_SIZE:
+                self._tokens.clear()  # bounded: a long batch must not grow
+            token = self._tokens[key] = encode_token(destination, context, self.ring)
+        return token
+
+    def _read_token(self, tracking_url: str) -> tuple[str | None, str | None]:
+        """The destination of one of our tracking links, verified when a key is at hand."""
+        token = _token_of(tracking_url)
+        if self.ring is not None:
+            try:
+                return decode_token(token, self.ring).destination, None
+            except TokenError as error:
+                problem = f"the token does not verify ({error})"
+        else:
+            problem = "no key at hand to verify the token"
+        try:
+            destination = decode_token(token).destination
+        except TokenError as error:
+            return None, f"the destination cannot be read from the token ({error})"
+        return destination, f"destination unverified: {problem}"
 
     def _verdict(
         self, decision: Decision, tracking_url: str | None, destination: str | None
@@ -204,14 +244,6 @@ class Rewriter:
         value = decode_attribute_value(encoding.decode(raw_value))
         decision = self.policy.decide_url(value, encoding.codec)
         return decision.reason is Reason.OWN_DOMAIN
-
-
-def _destination_of(tracking_url: str) -> str | None:
-    """The destination a tracking link of ours carries, read without a key (unverified)."""
-    try:
-        return decode_token(_token_of(tracking_url)).destination
-    except TokenError:
-        return None
 
 
 def _token_of(tracking_url: str) -> str:

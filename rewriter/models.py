@@ -31,6 +31,8 @@ class Reason(StrEnum):
     OWN_DOMAIN = "tracking-domain"
     LEGACY_DOMAIN = "legacy-tracking-domain"
     CLICK_TRACKER = "click-tracker"
+    TOO_LONG = "too-long"
+    OVERSIZED_TAG = "oversized-tag"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,26 @@ class Verdict:
     reason: str
 
 
+# The fields of a link in reports (`--report`, `links --format json/ndjson/csv`), in order.
+LINK_FIELDS = (
+    "file",
+    "line",
+    "column",
+    "tag",
+    "attribute",
+    "text",
+    "original_url",
+    "tracking_url",
+    "destination",
+    "action",
+    "reason",
+    "reason_code",
+    "in_conditional_comment",
+    "status",
+    "status_reason",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class LinkRecord:
     """Everything a report line needs about one link; `--report`, `links` and `check` read it."""
@@ -93,23 +115,25 @@ class LinkRecord:
     status_reason: str | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "file": self.file,
-            "line": self.line,
-            "column": self.column,
-            "tag": self.tag,
-            "attribute": self.attribute,
-            "text": self.text,
-            "original_url": self.original,
-            "tracking_url": self.tracking_url,
-            "destination": self.destination,
-            "action": str(self.action),
-            "reason": self.detail,
-            "reason_code": str(self.reason),
-            "in_conditional_comment": self.in_conditional_comment,
-            "status": None if self.status is None else str(self.status),
-            "status_reason": self.status_reason,
-        }
+        """The record under the names of LINK_FIELDS, JSON-ready."""
+        values = (
+            self.file,
+            self.line,
+            self.column,
+            self.tag,
+            self.attribute,
+            self.text,
+            self.original,
+            self.tracking_url,
+            self.destination,
+            str(self.action),
+            self.detail,
+            str(self.reason),
+            self.in_conditional_comment,
+            None if self.status is None else str(self.status),
+            self.status_reason,
+        )
+        return dict(zip(LINK_FIELDS, values, strict=True))
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,8 @@ class FileOutcome:
     message: str | None = None  # the error, for a failed file
     warnings: list[str] = field(default_factory=list)
     diff: bytes | None = None
+    size_before: int | None = None
+    size_after: int | None = None  # None: not rewritten (no key at hand)
 
 
 @dataclass(slots=True)

@@ -110,6 +110,8 @@ class Classifier:
         return self.hop(*parts)
 
     def _judge_hop(self, scheme: str, raw_host: str) -> HopVerdict:
+        if scheme in ("http", "https") and _is_ip_literal(raw_host):
+            return _judge_ip(scheme, raw_host)
         try:
             host = normalize_host(raw_host)
         except HostError as error:
@@ -190,6 +192,32 @@ def expected_by(requested: datetime.date) -> datetime.date:
         if day.weekday() < 5:  # Monday to Friday
             remaining -= 1
     return day
+
+
+def _is_ip_literal(host: str) -> bool:
+    if host.startswith("["):
+        return True
+    import ipaddress
+
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _judge_ip(scheme: str, host: str) -> HopVerdict:
+    """Browsers never apply HSTS to an IP address (RFC 6797 8.1.1), and no list holds one."""
+    if scheme == "https":
+        reason = (
+            f"{host}: https:// to an IP address (a third party: its certificate is assumed valid)"
+        )
+        return HopVerdict(Status.SECURE, reason, host)
+    reason = (
+        f"{host}: plain http:// to an IP address, where HSTS never applies:"
+        " the click works, in plaintext"
+    )
+    return HopVerdict(Status.INSECURE, reason, host)
 
 
 def split_url(url: str) -> tuple[str, str] | None:

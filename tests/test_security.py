@@ -405,7 +405,7 @@ LINK_CASES = [
     (None, "http://github.com/x", Status.SECURE, "destination hop: github.com: on the preload"),
     (None, "https://go.example.com/", Status.BROKEN, "destination hop: go.example.com: https://"),
     (None, "mailto:someone@example.org", Status.UNKNOWN, "destination hop: 'mailto:someone@"),
-    (None, "https://[::1]/", Status.UNKNOWN, "destination hop: '[::1]': not a valid host name"),
+    (None, "https://[::1]/", Status.SECURE, "destination hop: [::1]: https:// to an IP address"),
     (None, None, Status.UNKNOWN, "no URL to judge"),
 ]
 
@@ -636,3 +636,21 @@ def test_statuses_do_not_depend_on_the_clock() -> None:
     assert verdict == HopVerdict(
         Status.SECURE, "go.example.com: https:// and certificate active", "go.example.com"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("http://[2001:db8::1]/x", Status.INSECURE),
+        ("https://[2001:db8::1]/x", Status.SECURE),
+        ("http://192.0.2.1:8080/a", Status.INSECURE),
+        ("https://192.0.2.1/", Status.SECURE),
+    ],
+)
+def test_ip_address_destinations_never_get_hsts(url: str, status: Status) -> None:
+    classifier = Classifier(
+        Rules("go.example.com"), PreloadList("empty", None, "0", lambda _: None)
+    )
+    verdict = classifier.link(None, url)
+    assert verdict.status is status
+    assert "IP address" in verdict.reason

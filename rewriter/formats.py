@@ -1,0 +1,133 @@
+"""Output formats for link records: an aligned table for people, JSON, NDJSON and CSV for tools.
+
+Each writer streams: records are written file by file as they come, never collected (except
+for `json`, whose one document is closed at the end). Every format names the preload list.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from typing import TextIO
+
+from rewriter.models import LINK_FIELDS, Action, LinkRecord, Status
+
+FORMATS = ("table", "json", "ndjson", "csv")
+
+STATUS_COLOURS = {
+    Status.BROKEN: "red",
+    Status.UNKNOWN: "magenta",
+    Status.INSECURE: "yellow",
+    Status.SECURE_AFTER_FIRST_VISIT: "cyan",
+    Status.SECURE: "green",
+}
+
+
+class LinkWriter:
+    """Writes records in one format; `finish` closes the document."""
+
+    def __init__(self, stream: TextIO, preload: str, *, colour: bool = False) -> None:
+        self.stream = stream
+        self.preload = preload
+        self.colour = colour
+
+    def write(self, records: Sequence[LinkRecord]) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """Close the document (only JSON has anything to close)."""
+
+
+class NdjsonWriter(LinkWriter):
+    def write(self, records: Sequence[LinkRecord]) -> None:
+        for record in records:
+            row = record.as_dict() | {"preload_list": self.preload}
+            self.stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+class JsonWriter(LinkWriter):
+    def __init__(self, stream: TextIO, preload: str, *, colour: bool = False) -> None:
+        super().__init__(stream, preload, colour=colour)
+        self._first = True
+        stream.write("{" + f'"preload_list": {json.dumps(self.preload)}, "links": [')
+
+    def write(self, records: Sequence[LinkRecord]) -> None:
+        for record in records:
+            self.stream.write("\n  " if self._first else ",\n  ")
+            self.stream.write(json.dumps(record.as_dict(), ensure_ascii=False))
+            self._first = False
+
+    def finish(self) -> None:
+        self.stream.write("\n]}\n")
+
+
+class CsvWriter(LinkWriter):
+    def __init__(self, stream: TextIO, preload: str, *, colour: bool = False) -> None:
+        super().__init__(stream, preload, colour=colour)
+        columns = [*LINK_FIELDS, "preload_list"]
+        self._writer = csv.DictWriter(stream, columns, lineterminator="\n")
+        self._writer.writeheader()
+
+    def write(self, records: Sequence[LinkRecord]) -> None:
+        for record in records:
+            self._writer.writerow(record.as_dict() | {"preload_list": self.preload})
+
+
+class TableWriter(LinkWriter):
+    """Aligned columns with fixed widths (so it streams), long values shortened with `…`;
+    each file's links under the file's name."""
+
+    COLUMNS = (("LINE:COL", 9), ("STATUS", 24), ("ACTION", 15), ("TEXT", 24), ("URL", 52))
+
+    def __init__(self, stream: TextIO, preload: str, *, colour: bool = False) -> None:
+        super().__init__(stream, preload, colour=colour)
+        stream.write(f"preload list: {preload}\n")
+        header = "  ".join(name.ljust(width) for name, width in self.COLUMNS) + "  REASON"
+        stream.write(self._style("  " + header, bold=True) + "\n")
+
+    def write(self, records: Sequence[LinkRecord]) -> None:
+        if records:
+            self.stream.write(self._style(records[0].file or "-", bold=True) + "\n")
+        for record in records:
+            self.stream.write("  " + self._row(record) + "\n")
+
+    def _row(self, record: LinkRecord) -> str:
+        status = str(record.status) if record.status is not None else "-"
+        cells = (
+            f"{record.line}:{record.column}",
+            status,
+            str(record.action),
+            record.text or "-",
+            record.original,
+        )
+        parts = [_fit(cell, width) for cell, (_, width) in zip(cells, self.COLUMNS, strict=True)]
+        if record.status is not None:
+            parts[1] = self._style(parts[1], fg=STATUS_COLOURS[record.status])
+        reasons = [record.detail] if record.action is not Action.REWRITTEN else []
+        reasons += [record.status_reason] if record.status_reason else []
+        return "  ".join(parts) + "  " + "; ".join(reasons)
+
+    def _style(self, text: str, *, fg: str | None = None, bold: bool = False) -> str:
+        if not self.colour:
+            return text
+        import click
+
+        return click.style(text, fg=fg, bold=bold)
+
+
+def _fit(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    if len(text) > width:
+        return text[: width - 1] + "…"
+    return text.ljust(width)
+
+
+def writer_for(fmt: str, stream: TextIO, preload: str, *, colour: bool) -> LinkWriter:
+    writers: dict[str, type[LinkWriter]] = {
+        "table": TableWriter,
+        "json": JsonWriter,
+        "ndjson": NdjsonWriter,
+        "csv": CsvWriter,
+    }
+    return writers[fmt](stream, preload, colour=colour)
