@@ -91,7 +91,7 @@ class Policy:
         return self._decide_http(url)
 
     def _decide_http(self, url: HttpUrl) -> Decision:
-        host = url.host
+        host = url.host.rstrip(".")  # `go.example.com.` is the same host to a browser
         known = self._already_tracked(url)
         if known is not None:
             reason, detail = known
@@ -107,7 +107,7 @@ class Policy:
         return Decision(Action.REWRITTEN, Reason.TRACKED, "tracked", url.href, host)
 
     def _already_tracked(self, url: HttpUrl) -> tuple[Reason, str] | None:
-        host = url.host
+        host = url.host.rstrip(".")
         if host == self._tracking_domain:
             return Reason.OWN_DOMAIN, f"already a tracking link on {host}"
         if host in self._legacy:

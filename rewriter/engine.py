@@ -105,7 +105,7 @@ class Rewriter:
         head = next(stream, b"")
         encoding = sniff(head)
         proof = _Proof(self, encoding) if prove else None
-        context = _context(self.rules, relative if relative is not None else file)
+        context = link_context(self.rules, relative if relative is not None else file)
         document = _Document(self, encoding, file, context, proof)
         scanner = Scanner(self.rules.link_tags)
         for piece in _pieces(scanner, head, stream):
@@ -143,7 +143,7 @@ class Rewriter:
             column=document.column,
             tag=tag.name,
             attribute=LINK_ATTRIBUTE,
-            text=link_text(tag.following, tag.name, encoding.decode),
+            text=self._text(tag, encoding),
             original=value,
             tracking_url=tracking_url,
             action=decision.action,
@@ -155,6 +155,12 @@ class Rewriter:
             status_reason=None if verdict is None else verdict.reason,
         )
         return apply_edits(tag.raw, edits), record, own
+
+    def _text(self, tag: LinkTag, encoding: DocumentEncoding) -> str:
+        if tag.name == "area":  # a void element: what a reader sees is its alt text
+            alt = tag.attribute("alt")
+            return "" if alt is None else decode_attribute_value(encoding.decode(tag.value(alt)))
+        return link_text(tag.following, tag.name, encoding.decode)
 
     def _decide(self, tag: LinkTag, value: str, encoding: DocumentEncoding) -> Decision:
         decision = self.policy.decide(value, self._marker_values(tag, encoding), encoding.codec)
@@ -269,7 +275,7 @@ def decode_tracking_url(
     return decode_token(_token_of(url), ring)
 
 
-def _context(rules: Rules, path: str | None) -> str:
+def link_context(rules: Rules, path: str | None) -> str:
     """The attribution each tracking link carries, at most MAX_CONTEXT_BYTES of UTF-8."""
     if rules.context is ContextMode.CAMPAIGN:
         text = rules.campaign or ""

@@ -15,7 +15,10 @@ _SPACE = re.compile(r"\s+")
 
 
 def link_text(following: bytes, tag_name: str, decode: Callable[[bytes], str]) -> str:
-    """The text between a link's start tag and its end tag (or an image's alt text)."""
+    """The text between a link's start tag and its end tag (or an image's alt text).
+
+    `<area>` has no content: its text is its own `alt`, which the caller reads.
+    """
     end = following.lower().find(b"</" + tag_name.encode("latin-1"))
     content = following if end < 0 else following[:end]
     text = _clean(decode(_TAG.sub(b" ", content)))
