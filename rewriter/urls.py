@@ -1,7 +1,8 @@
-"""URL facts: host normalisation (UTS #46), scheme and reference kinds, template expressions.
+"""URL facts: host normalisation (UTS #46), kinds of reference, template expressions, and the
+http(s) URL a browser would follow (WHATWG, through `ada_url`).
 
 Everything here works on one attribute value at a time and is called for every link, so the
-common cases take fast paths and `ada_url` (the WHATWG URL parser) is imported on first use.
+common cases take fast paths, and `ada_url` is imported on first use.
 """
 
 from __future__ import annotations
@@ -74,7 +75,15 @@ class RefKind(StrEnum):
 
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_HTTP_PREFIX = re.compile(r"https?:", re.IGNORECASE)
 _HTTP_SCHEMES = frozenset({"http", "https"})
+# Answers built once: looking up an enum member costs more than the rest of a call.
+_EMPTY = (RefKind.EMPTY, None)
+_FRAGMENT = (RefKind.FRAGMENT, None)
+_RELATIVE = (RefKind.RELATIVE, None)
+_PROTOCOL_RELATIVE = (RefKind.PROTOCOL_RELATIVE, None)
+_HTTP = RefKind.HTTP
+_OTHER_SCHEME = RefKind.OTHER_SCHEME
 
 
 def reference_kind(cleaned: str) -> tuple[RefKind, str | None]:
@@ -84,19 +93,18 @@ def reference_kind(cleaned: str) -> tuple[RefKind, str | None]:
     protocol-relative.
     """
     if not cleaned:
-        return RefKind.EMPTY, None
+        return _EMPTY
     first = cleaned[0]
     if first == "#":
-        return RefKind.FRAGMENT, None
-    if first in "/\\":
-        if cleaned[1:2] in ("/", "\\"):
-            return RefKind.PROTOCOL_RELATIVE, None
-        return RefKind.RELATIVE, None
+        return _FRAGMENT
+    if first in "/\\":  # one character: never the empty string
+        second = cleaned[1:2]
+        return _PROTOCOL_RELATIVE if second in ("/", "\\") else _RELATIVE
     match = _SCHEME.match(cleaned)
     if match is None:
-        return RefKind.RELATIVE, None
+        return _RELATIVE
     scheme = match.group(1).lower()
-    return (RefKind.HTTP if scheme in _HTTP_SCHEMES else RefKind.OTHER_SCHEME), scheme
+    return (_HTTP if scheme in _HTTP_SCHEMES else _OTHER_SCHEME), scheme
 
 
 # --- template expressions ------------------------------------------------------------------
@@ -144,8 +152,7 @@ def find_template_expression(value: str) -> str | None:
         or "[" in value
         or "*" in value
         or "<" in value
-        or "%%" in value
-        or "%7" in value
+        or ("%" in value and ("%%" in value or "%7" in value))
     ):
         return None
     match = _TEMPLATE.search(value)
@@ -182,12 +189,11 @@ def parse_http_url(value: str, encoding: str = "utf-8") -> HttpUrl:
     `encoding` is the document's character encoding (a Python codec name): as in browsers, it
     decides how a non-ASCII query is percent-encoded (code points it cannot represent become
     `%26%23NNNN%3B`); the path is always UTF-8. Raises UrlError for anything that is not a
-    valid http(s) URL, and LookupError for an unknown encoding.
+    valid http(s) URL, and LookupError for an encoding Python does not know.
     """
     cleaned = clean_url_value(value)
-    kind, scheme = reference_kind(cleaned)
-    if kind is not RefKind.HTTP:
-        raise UrlError(_not_http_reason(kind, scheme))
+    if _HTTP_PREFIX.match(cleaned) is None:
+        raise UrlError(_not_http_reason(*reference_kind(cleaned)))
     parsed = _ada_parse(cleaned)
     if parsed is None:
         raise UrlError(_invalid_reason(cleaned))
@@ -309,7 +315,12 @@ def _punycode_round_trips(host: str) -> bool:
 
 def _not_http_reason(kind: RefKind, scheme: str | None) -> str:
     if kind is RefKind.OTHER_SCHEME:
-        return f"not an http(s) URL (scheme {scheme}:)"
+        shown = (
+            scheme
+            if scheme is None or len(scheme) <= _SHOWN_LENGTH
+            else scheme[: _SHOWN_LENGTH - 1] + "…"
+        )
+        return f"not an http(s) URL (scheme {shown}:)"
     if kind is RefKind.EMPTY:
         return "empty URL"
     return f"not an absolute URL ({kind})"
@@ -328,7 +339,6 @@ _WHATWG_CODEC = {
     "euc_kr": "cp949",
     "gb2312": "gbk",
 }
-_UTF_CODECS = frozenset({"utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be"})
 _ASCII = bytes(range(0x80))
 
 
@@ -336,20 +346,17 @@ _ASCII = bytes(range(0x80))
 def _query_codec(encoding: str) -> str | None:
     """The codec for queries in a document in `encoding`, or None when that is UTF-8.
 
-    As the URL standard says, UTF-16 documents use UTF-8 too. Raises LookupError for an
-    unknown encoding and ValueError for one that is not ASCII-compatible.
+    UTF-8 is also what the URL standard says for UTF-16 documents, and what this uses for any
+    other encoding that is not ASCII-compatible (browsers support none). Raises LookupError for
+    an encoding Python does not know.
     """
     name = codecs.lookup(encoding).name
-    if name in _UTF_CODECS:
-        return None
     name = _WHATWG_CODEC.get(name, name)
     try:
-        compatible = _ASCII.decode(name) == _ASCII.decode("ascii")
+        ascii_compatible = _ASCII.decode(name) == _ASCII.decode("ascii")
     except UnicodeDecodeError:
-        compatible = False
-    if not compatible:
-        raise ValueError(f"{encoding}: not an ASCII-compatible encoding")
-    return name
+        ascii_compatible = False
+    return name if ascii_compatible and not name.startswith("utf-8") else None
 
 
 def _reencode_query(href: str, search_start: int, hash_start: int, cleaned: str, codec: str) -> str:
@@ -365,8 +372,7 @@ def _raw_query(cleaned: str) -> str:
     # In an absolute special URL the first `?` starts the query, unless a `#` came first: the
     # authority and the path both end at `?`, and the scheme cannot hold one.
     start = cleaned.find("?")
-    hash_at = cleaned.find("#", 0, start)
-    if start < 0 or hash_at >= 0:
+    if start < 0 or "#" in cleaned[:start]:
         return ""
     end = cleaned.find("#", start)
     return cleaned[start + 1 : end if end >= 0 else len(cleaned)]
@@ -395,8 +401,10 @@ def _percent_encode_query(query: str, codec: str) -> str:
 
 # --- why a URL is invalid (only computed on failure) ----------------------------------------
 
-_FORBIDDEN_IN_DOMAIN = frozenset("\x00\t\n\r #%/:<>?@[\\]^|\x7f") | frozenset(map(chr, range(0x20)))
+_FORBIDDEN_IN_DOMAIN = frozenset(" #%/:<>?@[\\]^|\x7f") | frozenset(map(chr, range(0x20)))
 _PERCENT_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_ENDS_IN_NUMBER = re.compile(r"[0-9]+|0[xX][0-9A-Fa-f]*")  # the host parser then wants IPv4
+_SHOWN_LENGTH = 60
 
 
 def _invalid_reason(cleaned: str) -> str:
@@ -407,19 +415,25 @@ def _invalid_reason(cleaned: str) -> str:
     if not host_and_port:
         return "no host after '@'" if at else "no host"
     host, port = _split_port(host_and_port)
-    if port is not None and not (port.isascii() and port.isdigit() and int(port) <= 65535):
-        return f"invalid port {port!r}"
+    if port and not _valid_port(port):
+        return f"invalid port {_shown(port)}"
     if not host:
         return "no host"
     if host.startswith("["):
-        return f"invalid IPv6 address {host!r}"
+        return f"invalid IPv6 address {_shown(host)}"
     return _invalid_host_reason(host)
+
+
+def _valid_port(port: str) -> bool:
+    # Checked by length first: int() refuses decimal strings over 4,300 digits.
+    digits = port.lstrip("0")
+    return port.isascii() and port.isdigit() and len(digits) <= 5 and int(digits or "0") <= 65535
 
 
 def _split_port(host_and_port: str) -> tuple[str, str | None]:
     if host_and_port.startswith("["):
         close = host_and_port.find("]")
-        if close < 0 or close == len(host_and_port) - 1:
+        if close < 0 or host_and_port[close + 1 : close + 2] != ":":
             return host_and_port, None
         return host_and_port[: close + 1], host_and_port[close + 2 :]
     host, colon, port = host_and_port.partition(":")
@@ -429,12 +443,19 @@ def _split_port(host_and_port: str) -> tuple[str, str | None]:
 def _invalid_host_reason(host: str) -> str:
     decoded = _PERCENT_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), host)
     if " " in decoded:
-        return f"space in host {host!r}"
+        return f"space in host {_shown(host)}"
     forbidden = next((char for char in decoded if char in _FORBIDDEN_IN_DOMAIN), None)
     if forbidden is not None:
-        return f"forbidden character {forbidden!r} in host {host!r}"
+        return f"forbidden character {forbidden!r} in host {_shown(host)}"
     if not decoded.isascii() or "xn--" in decoded.lower():
-        return f"invalid internationalised host name {host!r}"
-    if decoded.rstrip(".").rpartition(".")[2].isdigit():
-        return f"invalid IPv4 address {host!r}"
-    return f"invalid host {host!r}"
+        return f"invalid internationalised host name {_shown(host)}"
+    if _ENDS_IN_NUMBER.fullmatch(decoded.rstrip(".").rpartition(".")[2]):
+        return f"invalid IPv4 address {_shown(host)}"
+    return f"invalid host {_shown(host)}"
+
+
+def _shown(text: str) -> str:
+    """`text` quoted for a message, cut short: a reason is one line, whatever the input."""
+    if len(text) <= _SHOWN_LENGTH:
+        return repr(text)
+    return repr(text[: _SHOWN_LENGTH - 1]) + "…"

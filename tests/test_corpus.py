@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import SHARED
 from golden import DEFAULT_RULES
+
 from rewriter.engine import Rewriter
 from rewriter.factory import load_ring, make_rewriter
 from rewriter.models import Action
