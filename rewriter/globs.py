@@ -44,8 +44,11 @@ def _find(segment: _Segment, text: str, start: int, end: int) -> int:
     if not anchor:  # only `?`: any place with room will do
         return start if end - start >= len(pattern) else -1
     tail = len(pattern) - offset - len(anchor)
+    limit = end - tail
+    if limit < 0:  # no room; and a negative bound would count from the end in str.find
+        return -1
     while True:
-        found = text.find(anchor, start + offset, end - tail)
+        found = text.find(anchor, start + offset, limit)
         if found < 0:
             return -1
         if _fits(pattern, text, found - offset):

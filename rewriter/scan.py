@@ -135,22 +135,54 @@ class _Patterns:
 
 @lru_cache(maxsize=16)
 def _patterns(link_tags: tuple[str, ...]) -> _Patterns:
-    """Compile the skip-until-event patterns for one set of link-tag globs."""
+    """Compile the skip-until-event patterns for one set of link-tag globs.
+
+    The skip part consumes, inside the regex engine, everything that cannot hold a link: text,
+    other tags, end tags, complete comments, complete raw-text elements, and complete
+    conditional comments without a link inside. It stops at a link tag, or at a construct it
+    cannot finish in the bytes at hand (cut by a chunk boundary, or holding a link), which the
+    Python code then takes step by step.
+    """
     links = b"|".join(_glob_to_regex(tag) for tag in link_tags) or rb"(?!)"
     raw = b"|".join(RAW_TEXT_ELEMENTS)
     interesting = rb"(?i:" + raw + rb"|" + links + rb")" + _NAME_END
+    comment = rb"<!--(?!\[if)(?:>|->|(?:[^-]++|-(?!-!?>))*+--!?>)"
+    revealed_opener = rb"<!--\[if[^\]>]*+\]><!-->"
 
-    def compile_mode(conditional: bool) -> re.Pattern[bytes]:
+    # One alternative per element: a backreference inside a possessive repeat trips a bug of
+    # CPython 3.11's `re` ("The span of capturing group is wrong").
+    raw_element = b"|".join(
+        rb"<(?i:" + name + rb")(?=" + _NAME_END + rb")" + _ATTRS
+        + rb">(?:[^<]++|<(?!/(?i:" + name + rb")" + _NAME_END + rb"))*+"
+        rb"(?=</(?i:" + name + rb")" + _NAME_END + rb")"
+        for name in RAW_TEXT_ELEMENTS
+        if name != b"plaintext"  # never ends, so it is never skipped whole
+    )  # fmt: skip
+
+    def skip(conditional: bool) -> bytes:
         text = rb"[^<-]++|-(?!->)" if conditional else rb"[^<]++"
         not_endif = rb"|!\[endif\]" if conditional else b""
-        skip = (
+        return (
             rb"(?:" + text + rb"|<(?!!--|" + interesting + not_endif + rb")"
             rb"[A-Za-z][^\t\n\f\r />]*+" + _ATTRS + rb">"
             rb"|</[A-Za-z][^\t\n\f\r />]*+" + _ATTRS + rb">"
-            rb"|<(?![A-Za-z!/?])"
+            rb"|" + comment
+            + rb"|" + raw_element
+            + rb"|" + revealed_opener
+            + rb"|<(?![A-Za-z!/?])"
             rb"|</>"
-            rb"|<(?!!--" + not_endif + rb")[!?/][^>]*+>)*+"
-        )
+            rb"|<(?!!--" + not_endif + rb")[!?/][^>]*+>"
+        )  # fmt: skip
+
+    inner = skip(conditional=True)
+    conditional_block = (
+        rb"<!--\[if[^\]>]*+\]>(?!<!-->)(?:" + inner + rb")*+)"
+        rb"(?:<!\[endif\][\t\n\f\r ]*+)?-->"
+    )
+
+    def compile_mode(conditional: bool) -> re.Pattern[bytes]:
+        # Outside conditional comments, a whole conditional comment without a link is skipped too.
+        alternatives = skip(conditional) + (b"" if conditional else rb"|" + conditional_block)
         events = [
             rb"(?P<comment><!--)",
             rb"<(?P<raw>(?i:" + raw + rb"))(?=" + _NAME_END + rb")",
@@ -158,7 +190,7 @@ def _patterns(link_tags: tuple[str, ...]) -> _Patterns:
         ]
         if conditional:
             events.append(rb"(?P<endcond>(?:<!\[endif\][\t\n\f\r ]*+)?-->)")
-        return re.compile(skip + rb"(?:" + b"|".join(events) + rb"|)")
+        return re.compile(alternatives + rb")*+(?:" + b"|".join(events) + rb"|)")
 
     link_name = re.compile(rb"(?i:" + links + rb")\Z")
     return _Patterns(compile_mode(False), compile_mode(True), link_name)
