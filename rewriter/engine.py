@@ -28,6 +28,7 @@ from rewriter.tokens import TokenContents, TokenError, decode_token, encode_toke
 LINK_ATTRIBUTE = "href"
 MAX_CONTEXT_BYTES = 255
 TOKEN_MEMO_SIZE = 4096
+PROOF_BATCH = 1 << 16  # bytes of output the proof scans at a time
 
 Write = Callable[[bytes], object]
 
@@ -172,10 +173,10 @@ class Rewriter:
 
     def _marker_values(self, tag: LinkTag, encoding: DocumentEncoding) -> dict[str, str]:
         values: dict[str, str] = {}
-        for attribute in tag.attributes:
-            if attribute.name in self._marker_names and attribute.name not in values:
-                raw = tag.value(attribute)
-                values[attribute.name] = decode_attribute_value(encoding.decode(raw))
+        for name in self._marker_names:
+            attribute = tag.attribute(name)
+            if attribute is not None:
+                values[name] = decode_attribute_value(encoding.decode(tag.value(attribute)))
         return values
 
     def _tracking(
@@ -363,15 +364,23 @@ class _Proof:
         self._scanner = Scanner(engine.rules.link_tags)
         self._input = hashlib.blake2b()
         self._output = hashlib.blake2b()
+        self._pending: list[bytes] = []
+        self._pending_size = 0
 
     def input(self, masked: bytes) -> None:
         self._input.update(masked)
 
     def output(self, data: bytes) -> None:
-        self._digest(self._scanner.feed(data))
+        # Output comes in small pieces; scanning each at once would stop at every cut tag.
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= PROOF_BATCH:
+            self._digest(self._scanner.feed(b"".join(self._pending)))
+            self._pending, self._pending_size = [], 0
 
     def finish(self) -> None:
-        self._digest(self._scanner.close())
+        self._digest(self._scanner.feed(b"".join(self._pending), last=True))
+        self._pending, self._pending_size = [], 0
         if self._output.digest() != self._input.digest():
             raise PreservationError(
                 "the output differs from the input outside the rewritten link values"
@@ -403,7 +412,9 @@ def _with_head(chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def _pieces(scanner: Scanner, head: bytes, rest: Iterator[bytes]) -> Iterator[Piece]:
-    yield from scanner.feed(head)
+    """Scan the chunks, the last one as the end of the input (so its tail is scanned once)."""
+    pending = head
     for chunk in rest:
-        yield from scanner.feed(chunk)
-    yield from scanner.close()
+        yield from scanner.feed(pending)
+        pending = chunk
+    yield from scanner.feed(pending, last=True)

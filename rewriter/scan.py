@@ -80,21 +80,30 @@ class Attribute:
 
 @dataclass(slots=True)
 class LinkTag:
-    """A start tag whose name is a link tag, with its attributes parsed."""
+    """A start tag whose name is a link tag; its attributes are parsed when first asked for."""
 
     offset: int  # absolute offset of its `<` in the input
     raw: bytes  # the whole tag, `<` to `>`
     name: str  # lower case
-    attributes: list[Attribute]
+    attributes_at: int  # where the attributes start in `raw` (just after the name)
     in_conditional_comment: bool
     following: bytes = field(repr=False)  # up to LOOKAHEAD bytes after the tag
+    _first: dict[bytes, re.Match[bytes]] | None = field(default=None, repr=False)
+
+    @property
+    def attributes(self) -> list[Attribute]:
+        """Every attribute, repeats included, in order."""
+        return parse_attributes(self.raw, self.attributes_at)
 
     def attribute(self, name: str) -> Attribute | None:
-        """The first attribute with this name: browsers ignore repeats."""
-        for attribute in self.attributes:
-            if attribute.name == name:
-                return attribute
-        return None
+        """The first attribute with this (lower-case) name: browsers ignore repeats."""
+        first = self._first
+        if first is None:
+            first = self._first = {}
+            for match in _ATTRIBUTE.finditer(self.raw, self.attributes_at, len(self.raw) - 1):
+                first.setdefault(match.group(1).lower(), match)
+        found = first.get(name.encode("latin-1"))
+        return None if found is None else _attribute(found)
 
     def value(self, attribute: Attribute) -> bytes:
         return self.raw[attribute.value_start : attribute.value_end]
@@ -213,9 +222,10 @@ class Scanner:
         self._tag_state = _TagState.TAG_NAME
         self._tag_name = b""
 
-    def feed(self, chunk: bytes) -> Iterator[Piece]:
+    def feed(self, chunk: bytes, *, last: bool = False) -> Iterator[Piece]:
+        """Scan a chunk; with `last`, it ends the input (the same as feed, then close)."""
         self._buffer += chunk
-        yield from self._run(final=False)
+        yield from self._run(final=last)
 
     def close(self) -> Iterator[Piece]:
         yield from self._run(final=True)
@@ -364,7 +374,7 @@ class Scanner:
             offset=self._base + start,
             raw=raw,
             name=match.group(1).decode("latin-1").lower(),
-            attributes=parse_attributes(raw, match.start(2) - start),
+            attributes_at=match.start(2) - start,
             in_conditional_comment=self._mode is _Mode.CONDITIONAL,
             following=buffer[end : end + LOOKAHEAD],
         )
@@ -402,25 +412,20 @@ def _raw_end_pattern(name: bytes) -> re.Pattern[bytes]:
 
 def parse_attributes(raw: bytes, pos: int) -> list[Attribute]:
     """The attributes of a complete tag, from `pos` (just after the tag name)."""
-    attributes = []
-    for match in _ATTRIBUTE.finditer(raw, pos, len(raw) - 1):
-        name = match.group(1).decode("latin-1").lower()
-        start = match.start(1)
-        for group, kind in _QUOTES:
-            value_start = match.start(group)
-            if value_start >= 0:
-                value_end, quote, has_value = match.end(group), kind, True
-                break
-        else:
-            value_start = value_end = match.end(1)
-            quote, has_value = b"", False
-        attributes.append(
-            Attribute(name, start, match.end(), value_start, value_end, quote, has_value)
-        )
-    return attributes
+    return [_attribute(match) for match in _ATTRIBUTE.finditer(raw, pos, len(raw) - 1)]
 
 
-_QUOTES = ((2, b'"'), (3, b"'"), (4, b""))
+def _attribute(match: re.Match[bytes]) -> Attribute:
+    group = match.lastindex or 1
+    start, end = match.span(group)
+    if group == 1:  # no value
+        start = end
+    name = match.group(1).decode("latin-1").lower()
+    return Attribute(name, match.start(1), match.end(), start, end, _QUOTES[group], group != 1)
+
+
+# The quote around a value, by the group of _ATTRIBUTE that matched it (1: no value).
+_QUOTES = (b"", b"", b'"', b"'", b"")
 
 
 def _end_of(match: re.Match[bytes] | None) -> int:
@@ -491,15 +496,16 @@ def _next_tag_state(state: _TagState, byte: bytes, pos: int) -> tuple[_TagState,
 
 def scan(data: bytes, link_tags: Sequence[str] = DEFAULT_LINK_TAGS) -> Iterator[Piece]:
     """Scan a whole document held in memory."""
-    scanner = Scanner(link_tags)
-    yield from scanner.feed(data)
-    yield from scanner.close()
+    yield from Scanner(link_tags).feed(data, last=True)
 
 
 def scan_chunks(
     chunks: Iterable[bytes], link_tags: Sequence[str] = DEFAULT_LINK_TAGS
 ) -> Iterator[Piece]:
     scanner = Scanner(link_tags)
+    pending: bytes | None = None
     for chunk in chunks:
-        yield from scanner.feed(chunk)
-    yield from scanner.close()
+        if pending is not None:
+            yield from scanner.feed(pending)
+        pending = chunk
+    yield from scanner.feed(pending or b"", last=True)
