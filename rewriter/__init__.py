@@ -18,6 +18,8 @@ from rewriter.rules import Rules
 if TYPE_CHECKING:
     from os import PathLike
 
+__version__ = "0.1.0"
+
 __all__ = [
     "Action",
     "LinkRecord",

@@ -33,9 +33,12 @@ class WriteMode(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Job:
+    """Everything about what to do with each file, decided once from the options."""
+
     mode: WriteMode
     out_dir: Path | None = None
-    prove: bool = True
+    safe: bool = True  # the independent check before writing (False: --fast)
+    keep_links: bool = False  # send every link record back (for --report)
 
 
 class TemplateError(Exception):
@@ -50,7 +53,7 @@ def process_source(source: Source, engine: Rewriter, job: Job) -> FileOutcome:
     except OSError as error:
         return _failed(display, f"cannot read: {error.strerror or error}")
     try:
-        result = engine.rewrite(data, file=display, relative=source.relative, prove=job.prove)
+        result = engine.rewrite(data, file=display, relative=source.relative)
     except (PreservationError, TemplateError) as error:
         return _failed(display, str(error))
     outcome = FileOutcome(display, _state(result, job), list(result.links))

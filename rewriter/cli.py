@@ -56,6 +56,11 @@ _preload_option = click.option(
 @click.option("--include", multiple=True, help="Glob of files to take in folders (repeatable).")
 @click.option("--exclude", multiple=True, help="Glob of files to leave out (repeatable).")
 @_preload_option
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Worker processes (default: the processors this process may use).")  # fmt: skip
+@click.option("--no-cache", is_flag=True, help="Process every file, even those unchanged.")
+@click.option("--fast", is_flag=True,
+              help="Skip the independent safety check; keep the byte comparison.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 def rewrite(
     paths: tuple[str, ...],
@@ -68,6 +73,9 @@ def rewrite(
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     preload_list: Path | None,
+    workers: int | None,
+    no_cache: bool,
+    fast: bool,
     quiet: bool,
 ) -> None:
     """Rewrite every outbound link in PATHS (files, folders, or - for stdin to stdout)."""
@@ -85,6 +93,9 @@ def rewrite(
             exclude=exclude,
             preload_list=preload_list,
             quiet=quiet,
+            workers=workers,
+            use_cache=not no_cache,
+            fast=fast,
         )
     )
     sys.exit(code)

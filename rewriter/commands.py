@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
-from rewriter.models import Status
+from rewriter.models import LinkRecord, Status
 from rewriter.report import ExitCode, FileOutcome, FileState, Report
 
 if TYPE_CHECKING:
     from rewriter.batch import Job
+    from rewriter.cache import Cache
     from rewriter.engine import Rewriter
+    from rewriter.preload import PreloadList
     from rewriter.rules import Rules
+    from rewriter.sources import Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,9 @@ class RewriteOptions:
     exclude: Sequence[str] = ()
     preload_list: Path | None = None
     quiet: bool = False
+    workers: int | None = None  # None: the processors this process may use
+    use_cache: bool = True
+    fast: bool = False
 
 
 class CommandError(Exception):
@@ -43,6 +51,10 @@ class CommandError(Exception):
 
 def _err(message: str) -> None:
     sys.stderr.write(message + "\n")
+
+
+def _plural(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _load_rules(rules_path: Path | None) -> Rules:
@@ -79,29 +91,106 @@ def _rewrite(options: RewriteOptions) -> int:
         raise CommandError(str(error)) from None
     if options.mode == "stdout" or list(options.paths) == ["-"]:
         return _rewrite_stdin(engine, options)
-    job = Job(WriteMode(options.mode), options.out_dir)
-    return _rewrite_files(engine, job, options)
+    job = Job(
+        WriteMode(options.mode),
+        options.out_dir,
+        safe=not options.fast,
+        keep_links=options.report_path is not None,
+    )
+    return _rewrite_files(engine, job, options, preload)
 
 
-def _rewrite_files(engine: Rewriter, job: Job, options: RewriteOptions) -> int:
-    from rewriter.batch import process_source
+def _rewrite_files(
+    engine: Rewriter, job: Job, options: RewriteOptions, preload: PreloadList
+) -> int:
+    from rewriter.progress import Progress
+    from rewriter.runner import EngineSettings, available_workers, run
     from rewriter.sources import find_sources
 
     skip = [options.out_dir] if options.out_dir is not None else []
     discovery = find_sources(options.paths, options.include, options.exclude, skip)
+    sources = discovery.sources
+    if options.out_dir is not None:
+        _refuse_overwriting_inputs(sources, options.out_dir)
+    workers = max(1, min(options.workers or available_workers(), len(sources)))
+    settings = EngineSettings(engine.rules, options.preload_list)
+    cache = _open_cache(engine, preload, job, options)
+    progress = Progress(len(sources), enabled=not options.quiet and sys.stderr.isatty())
     report = Report(check=options.mode in ("check", "diff"))
-    with _ReportWriter(options.report_path) as report_file:
+    interrupted = False
+    with _ReportWriter(options.report_path) as report_file, _terminate_as_interrupt():
         for message in discovery.errors:
-            _err(f"{message}")
+            _err(message)
             report.add(FileOutcome(message.split(":", 1)[0], FileState.FAILED))
-        for source in discovery.sources:
-            outcome = process_source(source, engine, job)
-            _show(outcome, options.quiet)
-            report.add(outcome)
-            report_file.write(outcome)
+        try:
+            for outcome in run(sources, job, engine, settings, workers=workers, cache=cache):
+                if outcome.message or outcome.warnings or outcome.diff:
+                    progress.clear()
+                _show(outcome, options.quiet)
+                report.add(outcome)
+                report_file.write(outcome)
+                progress.advance()
+        except KeyboardInterrupt:
+            interrupted = True
+    progress.clear()
+    if cache is not None:
+        cache.save()
+    if interrupted:
+        done = sum(report.files.values())
+        _err(f"interrupted after {done} of {len(sources)} files; every file written is whole")
+        _err(report.summary())
+        return ExitCode.INTERRUPTED
     if not options.quiet or report.exit_code:
         _err(report.summary())
     return report.exit_code
+
+
+def _refuse_overwriting_inputs(sources: Sequence[Source], out_dir: Path) -> None:
+    """`--out` the same as an input folder would write over the inputs: refuse before any work."""
+    targets = {os.path.realpath(out_dir / source.relative): source for source in sources}
+    for source in sources:
+        if os.path.realpath(source.path) in targets:
+            raise CommandError(
+                f"--out {out_dir} would overwrite the input {source.display}: choose another"
+                " folder (or --in-place)"
+            )
+
+
+def _open_cache(
+    engine: Rewriter, preload: PreloadList, job: Job, options: RewriteOptions
+) -> Cache | None:
+    """The cache for this configuration; none for --check, --diff, --report or --no-cache."""
+    if not options.use_cache or not job.mode.writes or options.report_path is not None:
+        return None
+    from rewriter import __version__
+    from rewriter.cache import Cache, configuration_key
+    from rewriter.factory import cache_dir
+
+    assert engine.ring is not None
+    key = configuration_key(
+        {
+            "version": __version__,
+            "rules": engine.rules.digest(),
+            "keys": engine.ring.digest(),
+            "preload": preload.digest,
+            "mode": job.mode.value,
+        }
+    )
+    return Cache(cache_dir(), key)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops a batch the way Ctrl-C does: cleanly, with what was done."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _show(outcome: FileOutcome, quiet: bool) -> None:
@@ -117,15 +206,28 @@ def _show(outcome: FileOutcome, quiet: bool) -> None:
         _err(f"{outcome.state} {outcome.display}")
 
 
+# Up to this size, stdin is read whole, checked, then written; above it, it streams.
+STDIN_BUFFER_LIMIT = 16 << 20
+STDIN_CHUNK = 1 << 20
+
+
 def _rewrite_stdin(engine: Rewriter, options: RewriteOptions) -> int:
+    stdin = sys.stdin.buffer
+    head = stdin.read(STDIN_BUFFER_LIMIT + 1)
+    if len(head) > STDIN_BUFFER_LIMIT and options.mode == "stdout":
+        return _stream_stdin(engine, options, head, stdin)
+    return _rewrite_stdin_whole(engine, options, head + stdin.read())
+
+
+def _rewrite_stdin_whole(engine: Rewriter, options: RewriteOptions, data: bytes) -> int:
     from rewriter.batch import TemplateError, unified_diff
     from rewriter.engine import PreservationError
 
-    data = sys.stdin.buffer.read()
     report = Report(check=options.mode in ("check", "diff"))
     try:
         result = engine.rewrite(data, file="-", relative="-")
     except (PreservationError, TemplateError) as error:
+        # Echo the input: a pre-send hook that ignores the exit code still sends a whole message.
         _write_stdout(data if options.mode == "stdout" else b"")
         outcome = FileOutcome("-", FileState.FAILED, message=f"-: error: {error}")
     else:
@@ -143,6 +245,36 @@ def _rewrite_stdin(engine: Rewriter, options: RewriteOptions) -> int:
         report_file.write(outcome)
     if not options.quiet and options.mode != "stdout":
         _err(report.summary())
+    return report.exit_code
+
+
+def _stream_stdin(engine: Rewriter, options: RewriteOptions, head: bytes, stdin: BinaryIO) -> int:
+    """A very large message: rewritten as it is read, in bounded memory. The re-scan proof runs
+    as it goes; if it fails at the end, the output already written is not trustworthy (exit 123).
+    """
+    from itertools import chain
+
+    from rewriter.engine import PreservationError
+
+    report = Report()
+    rest = iter(lambda: stdin.read(STDIN_CHUNK), b"")
+    with _ReportWriter(options.report_path) as report_file:
+
+        def on_link(record: LinkRecord) -> None:
+            report.links[record.action] += 1
+            report_file.write_record(record)
+
+        try:
+            outcome = engine.rewrite_stream(
+                chain((head,), rest), _write_stdout, file="-", relative="-", on_link=on_link
+            )
+        except PreservationError as error:
+            _err(f"-: error: {error}; the output written so far must not be used")
+            report.files[FileState.FAILED] += 1
+            return report.exit_code
+    for warning in outcome.warnings:
+        _err(f"warning: {warning}")
+    report.files[FileState.REWRITTEN if outcome.changed else FileState.UNCHANGED] += 1
     return report.exit_code
 
 
@@ -168,9 +300,11 @@ class _ReportWriter:
         return self
 
     def write(self, outcome: FileOutcome) -> None:
-        if self._handle is None:
-            return
         for link in outcome.links:
+            self.write_record(link)
+
+    def write_record(self, link: LinkRecord) -> None:
+        if self._handle is not None:
             self._handle.write(json.dumps(link.as_dict(), ensure_ascii=False) + "\n")
 
     def __exit__(self, *exc: object) -> None:
@@ -217,23 +351,23 @@ def init(domain: str, rules_file: Path, key_file: Path) -> int:
         if path.exists():
             _err(f"rewriter: {path} exists; not overwriting it")
             return ExitCode.USAGE
-    try:
-        domain = normalize_host(domain)
-    except HostError as error:
-        _err(f"rewriter: --domain: {error}")
-        return ExitCode.USAGE
     relative_key = os.path.relpath(key_file.resolve(), rules_file.resolve().parent)
     try:
-        text = starter_rules(domain, relative_key)
+        text = starter_rules(normalize_host(domain), relative_key)
     except HostError as error:
         _err(f"rewriter: --domain: {error}")
         return ExitCode.USAGE
-    generate_key_file(key_file)
+    try:
+        generate_key_file(key_file)
+    except OSError as error:
+        _err(f"rewriter: {key_file}: cannot write: {error.strerror or error}")
+        return ExitCode.USAGE
     try:
         with open(rules_file, "x", encoding="utf-8") as handle:
             handle.write(text)
-    except FileExistsError:
-        _err(f"rewriter: {rules_file} exists; not overwriting it")
+    except OSError as error:
+        key_file.unlink(missing_ok=True)  # both or neither
+        _err(f"rewriter: {rules_file}: cannot write: {error.strerror or error}")
         return ExitCode.USAGE
     _err(f"wrote {rules_file} and {key_file} (mode 0600; keep it secret, keep it out of git)")
     return ExitCode.OK
@@ -381,9 +515,9 @@ def check(options: InspectOptions, fail_on: frozenset[Status], as_of: datetime.d
         print(notice.line())
     failures = violated + sum(1 for notice in notices if notice.level == "failure")
     print(
-        f"checked {files} {'file' if files == 1 else 'files'}, {linked} links "
+        f"checked {_plural(files, 'file')}, {_plural(linked, 'link')} "
         f"(preload list: {preload}; as of {as_of.isoformat()}): "
-        f"{violated} violating, {len(notices)} {'notice' if len(notices) == 1 else 'notices'}"
+        f"{violated} violating, {_plural(len(notices), 'notice')}"
     )
     if failed_files:
         return ExitCode.FAILED

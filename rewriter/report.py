@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     FINDINGS = 1  # --check: would change; check: violations; resolve: an invalid link
     USAGE = 2  # bad usage or a bad rules file
     FAILED = 123  # at least one file could not be processed
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM: stopped with every file written whole
 
 
 class FileState(StrEnum):
@@ -31,10 +32,12 @@ class FileOutcome:
 
     display: str
     state: FileState
-    links: list[LinkRecord] = field(default_factory=list)
+    links: list[LinkRecord] = field(default_factory=list)  # kept only when a report needs them
+    counts: tuple[int, int, int] | None = None  # rewritten, already tracked, skipped (None: links)
     message: str | None = None  # the error, for a failed file
     warnings: list[str] = field(default_factory=list)
     diff: bytes | None = None
+    cached: bool = False  # skipped: unchanged since the last run
     size_before: int | None = None
     size_after: int | None = None  # None: not rewritten (no key at hand)
 
@@ -49,8 +52,10 @@ class Report:
 
     def add(self, outcome: FileOutcome) -> None:
         self.files[outcome.state] += 1
-        for link in outcome.links:
-            self.links[link.action] += 1
+        rewritten, already, skipped = outcome.counts or count_links(outcome.links)
+        self.links[Action.REWRITTEN] += rewritten
+        self.links[Action.ALREADY_TRACKED] += already
+        self.links[Action.SKIPPED] += skipped
 
     @property
     def exit_code(self) -> ExitCode:
@@ -79,3 +84,9 @@ class Report:
             f"{self.links[Action.SKIPPED]} skipped"
         )
         return f"{', '.join(files)}; {links}"
+
+
+def count_links(links: list[LinkRecord]) -> tuple[int, int, int]:
+    """(rewritten, already tracked, skipped)."""
+    counts = Counter(link.action for link in links)
+    return counts[Action.REWRITTEN], counts[Action.ALREADY_TRACKED], counts[Action.SKIPPED]

@@ -1,0 +1,167 @@
+"""Run a batch: the cache, the worker processes, outcomes in sorted order, progress.
+
+Files are taken in sorted order and their outcomes come back in that order through a bounded
+window of work in flight, so output, summary and report do not depend on the number of workers,
+and memory does not grow with the number of files. Workers are processes, each with its own
+engine built once; they write the output files themselves and return small outcomes; only the
+parent writes the summary, the report and the cache.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rewriter.batch import Job, WriteMode, process_source
+from rewriter.report import FileOutcome, FileState, count_links
+from rewriter.sources import Source
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from rewriter.cache import Cache
+    from rewriter.engine import Rewriter
+    from rewriter.preload import PreloadList
+    from rewriter.rules import Rules
+
+WINDOW_PER_WORKER = 8  # outcomes in flight per worker: enough to keep them busy, and bounded
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """What a worker needs to build the same engine as the parent (all of it picklable)."""
+
+    rules: Rules
+    preload_list: Path | None = None
+
+
+def available_workers() -> int:
+    """The processors this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def run(
+    sources: Iterable[Source],
+    job: Job,
+    engine: Rewriter,
+    settings: EngineSettings,
+    *,
+    workers: int = 1,
+    cache: Cache | None = None,
+) -> Iterator[FileOutcome]:
+    """Outcomes in the order of `sources`, processed by `workers` processes (1: here)."""
+    if workers <= 1:
+        for source in sources:
+            hit = _cached(source, job, cache)
+            yield (
+                hit
+                if hit is not None
+                else _record(_slim(process_source(source, engine, job), job), source, job, cache)
+            )
+        return
+    yield from _run_pool(sources, job, settings, workers, cache)
+
+
+def _run_pool(
+    sources: Iterable[Source],
+    job: Job,
+    settings: EngineSettings,
+    workers: int,
+    cache: Cache | None,
+) -> Iterator[FileOutcome]:
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool: Executor | None = None
+    window: deque[tuple[Source, Future[FileOutcome]]] = deque()
+    try:
+        for source in sources:
+            hit = _cached(source, job, cache)
+            if hit is not None:
+                window.append((source, _done(hit)))
+            else:
+                if pool is None:  # started only when a file needs work
+                    pool = ProcessPoolExecutor(
+                        workers, initializer=_start_worker, initargs=(settings,)
+                    )
+                window.append((source, pool.submit(_work, source, job)))
+            while len(window) >= workers * WINDOW_PER_WORKER:
+                yield _finish(*window.popleft(), job, cache)
+        while window:
+            yield _finish(*window.popleft(), job, cache)
+    finally:
+        if pool is not None:
+            # On an interruption, queued files are dropped; files being written finish (atomically).
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _finish(
+    source: Source, future: Future[FileOutcome], job: Job, cache: Cache | None
+) -> FileOutcome:
+    return _record(future.result(), source, job, cache)
+
+
+def _done(outcome: FileOutcome) -> Future[FileOutcome]:
+    future: Future[FileOutcome] = Future()
+    future.set_result(outcome)
+    return future
+
+
+def _output_path(source: Source, job: Job) -> Path:
+    if job.mode is WriteMode.OUT:
+        assert job.out_dir is not None
+        return job.out_dir / source.relative
+    return source.path
+
+
+def _cached(source: Source, job: Job, cache: Cache | None) -> FileOutcome | None:
+    if cache is None:
+        return None
+    entry = cache.lookup(source.path, _output_path(source, job))
+    if entry is None:
+        return None
+    return FileOutcome(source.display, FileState.UNCHANGED, counts=entry.counts, cached=True)
+
+
+def _record(outcome: FileOutcome, source: Source, job: Job, cache: Cache | None) -> FileOutcome:
+    """Remember a file whose output is written and whole (never a failure)."""
+    if cache is not None and outcome.state is not FileState.FAILED and not outcome.cached:
+        counts = outcome.counts or count_links(outcome.links)
+        cache.record(source.path, _output_path(source, job), counts)
+    return outcome
+
+
+# In the worker processes.
+
+_worker_engine: Rewriter | None = None
+
+
+def _start_worker(settings: EngineSettings) -> None:
+    # The parent handles Ctrl-C: a worker finishes the file it is writing.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    global _worker_engine  # noqa: PLW0603 (one engine per worker process, built once)
+    from rewriter.factory import load_preload_list, make_rewriter
+
+    preload: PreloadList = load_preload_list(settings.rules, settings.preload_list)
+    _worker_engine = make_rewriter(settings.rules, keys=True, preload=preload)
+
+
+def _work(source: Source, job: Job) -> FileOutcome:
+    assert _worker_engine is not None
+    return _slim(process_source(source, _worker_engine, job), job)
+
+
+def _slim(outcome: FileOutcome, job: Job) -> FileOutcome:
+    """Keep counts, not every record, unless a report needs them."""
+    if not job.keep_links:
+        outcome.counts = count_links(outcome.links)
+        outcome.links = []
+    return outcome
