@@ -18,6 +18,8 @@ from rewriter.urls import (
     reference_kind,
 )
 
+HOST_MEMO_SIZE = 8192
+
 _SKIP_BY_KIND = {
     RefKind.EMPTY: (Reason.EMPTY, "empty link"),
     RefKind.FRAGMENT: (Reason.FRAGMENT, "a fragment link within the page"),
@@ -46,6 +48,8 @@ class Policy:
         self._exclude_hosts = GlobSet(rules.exclude_hosts)
         self._exclude_paths = GlobSet(rules.exclude_paths, case_sensitive=True)
         self._trackers = tuple(_compile_tracker(tracker) for tracker in rules.click_trackers)
+        # Facts that depend on the host alone, memoised: hosts repeat across links and files.
+        self._host_facts: dict[str, tuple[tuple[_Tracker, ...], str | None]] = {}
 
     @property
     def marker_attributes(self) -> frozenset[str]:
@@ -92,11 +96,12 @@ class Policy:
 
     def _decide_http(self, url: HttpUrl) -> Decision:
         host = url.host.rstrip(".")  # `go.example.com.` is the same host to a browser
-        known = self._already_tracked(url)
+        trackers, excluded_by = self._facts_of(host)
+        known = self._already_tracked(host, url.path, trackers)
         if known is not None:
             reason, detail = known
             return Decision(Action.ALREADY_TRACKED, reason, detail, url.href, host)
-        pattern = self._exclude_hosts.first_match(host)
+        pattern = excluded_by
         if pattern is not None:
             detail = f"host {host} is excluded by the rules ({pattern})"
             return Decision(Action.SKIPPED, Reason.EXCLUDED_HOST, detail, url.href, host)
@@ -106,14 +111,25 @@ class Policy:
             return Decision(Action.SKIPPED, Reason.EXCLUDED_PATH, detail, url.href, host)
         return Decision(Action.REWRITTEN, Reason.TRACKED, "tracked", url.href, host)
 
-    def _already_tracked(self, url: HttpUrl) -> tuple[Reason, str] | None:
-        host = url.host.rstrip(".")
+    def _facts_of(self, host: str) -> tuple[tuple[_Tracker, ...], str | None]:
+        """The click trackers whose hosts match, and the exclusion pattern, of one host."""
+        facts = self._host_facts.get(host)
+        if facts is None:
+            if len(self._host_facts) >= HOST_MEMO_SIZE:
+                self._host_facts.clear()
+            trackers = tuple(t for t in self._trackers if t.hosts.first_match(host))
+            facts = self._host_facts[host] = (trackers, self._exclude_hosts.first_match(host))
+        return facts
+
+    def _already_tracked(
+        self, host: str, path: str, trackers: tuple[_Tracker, ...]
+    ) -> tuple[Reason, str] | None:
         if host == self._tracking_domain:
             return Reason.OWN_DOMAIN, f"already a tracking link on {host}"
         if host in self._legacy:
             return Reason.LEGACY_DOMAIN, f"already a tracking link on the legacy domain {host}"
-        for tracker in self._trackers:
-            if tracker.hosts.first_match(host) and tracker.paths.first_match(url.path):
+        for tracker in trackers:
+            if tracker.paths.first_match(path):
                 return Reason.CLICK_TRACKER, f"already wrapped by {tracker.name} ({host})"
         return None
 

@@ -11,15 +11,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from rewriter.decide import Policy
 from rewriter.encoding import PRESCAN_BYTES, DocumentEncoding, sniff
 from rewriter.entities import decode_attribute_value, escape_attribute_value
 from rewriter.keys import KeyRing
 from rewriter.linktext import link_text
-from rewriter.models import Action, Decision, LinkRecord, Reason, Result, Verdict
+from rewriter.models import Action, Decision, LinkRecord, Reason, Result, Status, Verdict
 from rewriter.rules import ContextMode, Rules
-from rewriter.scan import Attribute, LinkTag, OversizedTag, Piece, Scanner
+from rewriter.scan import MAX_TAG_BYTES, Attribute, LinkTag, OversizedTag, Piece, Scanner
 from rewriter.security import Classifier
 from rewriter.splice import Edit, annotation_edits, apply_edits, mask_tag, value_edit
 from rewriter.tokens import MAX_DESTINATION_LENGTH as MAX_DESTINATION
@@ -27,7 +28,7 @@ from rewriter.tokens import TokenContents, TokenError, decode_token, encode_toke
 
 LINK_ATTRIBUTE = "href"
 MAX_CONTEXT_BYTES = 255
-TOKEN_MEMO_SIZE = 4096
+MEMO_SIZE = 4096  # entries per memo (decisions, tokens): bounded, so a long batch does not grow
 PROOF_BATCH = 1 << 16  # bytes of output the proof scans at a time
 
 Write = Callable[[bytes], object]
@@ -47,6 +48,15 @@ class StreamOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
+class _Tracking(NamedTuple):
+    """What is known of a link's tracking hop and destination."""
+
+    url: str | None  # the tracking URL (None: not tracked, or no key to make it)
+    destination: str | None  # None: no destination known
+    note: str | None = None  # how the destination is known, when it matters
+    refused: str | None = None  # why the redirect service will refuse it, if it will
+
+
 class Rewriter:
     """The engine for one rule set; reuse it across documents."""
 
@@ -62,8 +72,9 @@ class Rewriter:
         self.policy = Policy(rules)
         self._prefix = rules.tracking_prefix
         self._prefix_bytes = self._prefix.encode("ascii")
-        self._marker_names = self.policy.marker_attributes
+        self._marker_names = {name.encode("latin-1") for name in self.policy.marker_attributes}
         self._tokens: dict[tuple[str, str], str] = {}
+        self._decisions: dict[tuple[str, tuple[tuple[str, str], ...], str], Decision] = {}
 
     def rewrite(
         self,
@@ -96,18 +107,21 @@ class Rewriter:
         file: str | None = None,
         relative: str | None = None,
         prove: bool = True,
+        on_link: Callable[[LinkRecord], object] | None = None,
     ) -> StreamOutcome:
         """Rewrite a stream of chunks, writing output pieces as they are ready.
 
         With `prove`, the output is scanned again as it is written and compared with the input
-        outside the link values; a difference raises PreservationError at the end.
+        outside the link values; a difference raises PreservationError at the end. With
+        `on_link`, each link record goes there instead of into the outcome (so a huge input
+        does not hold them all).
         """
         stream = _with_head(iter(chunks))
         head = next(stream, b"")
         encoding = sniff(head)
         proof = _Proof(self, encoding) if prove else None
         context = link_context(self.rules, relative if relative is not None else file)
-        document = _Document(self, encoding, file, context, proof)
+        document = _Document(self, encoding, file, context, proof, on_link)
         scanner = Scanner(self.rules.link_tags)
         for piece in _pieces(scanner, head, stream):
             document.take(piece, write)
@@ -127,8 +141,9 @@ class Rewriter:
         encoding = document.encoding
         value = decode_attribute_value(encoding.decode(tag.value(link)))
         decision = self._decide(tag, value, encoding)
-        tracking_url, destination, note = self._tracking(decision, document.context)
-        verdict = self._verdict(decision, tracking_url, destination)
+        tracking = self._tracking(decision, document.context)
+        tracking_url, destination, note = tracking.url, tracking.destination, tracking.note
+        verdict = self._verdict(decision, tracking)
         own = tracking_url is not None and (
             decision.action is Action.REWRITTEN or decision.reason is Reason.OWN_DOMAIN
         )
@@ -164,7 +179,20 @@ class Rewriter:
         return link_text(tag.following, tag.name, encoding.decode)
 
     def _decide(self, tag: LinkTag, value: str, encoding: DocumentEncoding) -> Decision:
-        decision = self.policy.decide(value, self._marker_values(tag, encoding), encoding.codec)
+        """The policy's decision, memoised: templates repeat their links, files their footers."""
+        markers = self._marker_values(tag, encoding)
+        key = (value, tuple(markers.items()), encoding.codec)
+        decision = self._decisions.get(key)
+        if decision is None:
+            if len(self._decisions) >= MEMO_SIZE:
+                self._decisions.clear()
+            decision = self._decisions[key] = self._decide_uncached(value, markers, encoding)
+        return decision
+
+    def _decide_uncached(
+        self, value: str, markers: dict[str, str], encoding: DocumentEncoding
+    ) -> Decision:
+        decision = self.policy.decide(value, markers, encoding.codec)
         destination = decision.destination or ""
         if decision.action is Action.REWRITTEN and len(destination) > MAX_DESTINATION:
             detail = f"the destination is longer than {MAX_DESTINATION:,} characters"
@@ -173,29 +201,26 @@ class Rewriter:
 
     def _marker_values(self, tag: LinkTag, encoding: DocumentEncoding) -> dict[str, str]:
         values: dict[str, str] = {}
-        for name in self._marker_names:
-            attribute = tag.attribute(name)
-            if attribute is not None:
-                values[name] = decode_attribute_value(encoding.decode(tag.value(attribute)))
+        for name in tag.names() & self._marker_names:
+            attribute = tag.attribute(name.decode("latin-1"))
+            assert attribute is not None
+            values[attribute.name] = decode_attribute_value(encoding.decode(tag.value(attribute)))
         return values
 
-    def _tracking(
-        self, decision: Decision, context: str
-    ) -> tuple[str | None, str | None, str | None]:
-        """The tracking URL of a link, the destination behind it, and a note on how it is known."""
+    def _tracking(self, decision: Decision, context: str) -> _Tracking:
+        """The tracking URL of a link and the destination behind it, as far as they are known."""
         if decision.action is Action.REWRITTEN:
             assert decision.destination is not None
             if self.ring is None:
-                return None, decision.destination, None
+                return _Tracking(None, decision.destination)
             token = self._token(decision.destination, context)
-            return self._prefix + token, decision.destination, None
+            return _Tracking(self._prefix + token, decision.destination)
         if decision.action is Action.ALREADY_TRACKED:
             assert decision.destination is not None
             if decision.reason is Reason.CLICK_TRACKER:
-                return decision.destination, None, None
-            destination, note = self._read_token(decision.destination)
-            return decision.destination, destination, note
-        return None, decision.destination, None
+                return _Tracking(decision.destination, None)
+            return self._read_token(decision.destination, decision.reason is Reason.OWN_DOMAIN)
+        return _Tracking(None, decision.destination)
 
     def _token(self, destination: str, context: str) -> str:
         """Tokens are memoised per run: templates repeat their links (MJML: several times)."""
@@ -203,39 +228,49 @@ class Rewriter:
         token = self._tokens.get(key)
         if token is None:
             assert self.ring is not None
-            if len(self._tokens) >= TOKEN_MEMO_SIZE:
+            if len(self._tokens) >= MEMO_SIZE:
                 self._tokens.clear()  # bounded: a long batch must not grow
             token = self._tokens[key] = encode_token(destination, context, self.ring)
         return token
 
-    def _read_token(self, tracking_url: str) -> tuple[str | None, str | None]:
-        """The destination of one of our tracking links, verified when a key is at hand."""
+    def _read_token(self, tracking_url: str, own: bool) -> _Tracking:
+        """The destination of one of our tracking links, verified when a key is at hand.
+
+        On the current tracking domain, a token that does not verify with the keys at hand is
+        one the redirect service will refuse: the click fails. (A legacy domain may be served
+        by another system, so its tokens are only reported as unverified.)
+        """
         token = _token_of(tracking_url)
         if self.ring is not None:
             try:
-                return decode_token(token, self.ring).destination, None
+                return _Tracking(tracking_url, decode_token(token, self.ring).destination)
             except TokenError as error:
-                problem = f"the token does not verify ({error})"
+                problem = f"the token does not verify with the keys at hand ({error})"
+                if own:
+                    return _Tracking(tracking_url, None, problem, refused=problem)
         else:
             problem = "no key at hand to verify the token"
         try:
             destination = decode_token(token).destination
         except TokenError as error:
-            return None, f"the destination cannot be read from the token ({error})"
-        return destination, f"destination unverified: {problem}"
+            return _Tracking(tracking_url, None, f"its destination cannot be read ({error})")
+        return _Tracking(tracking_url, destination, f"destination unverified: {problem}")
 
-    def _verdict(
-        self, decision: Decision, tracking_url: str | None, destination: str | None
-    ) -> Verdict | None:
+    def _verdict(self, decision: Decision, tracking: _Tracking) -> Verdict | None:
         if self.classifier is None:
             return None
+        if tracking.refused is not None:
+            return Verdict(
+                Status.BROKEN,
+                f"tracking hop: {tracking.refused}: the redirect service will refuse the click",
+            )
         if decision.action is Action.REWRITTEN:
             # Without keys the tracking URL is not made, but its host and scheme are known.
-            return self.classifier.link(tracking_url or self._prefix, destination)
+            return self.classifier.link(tracking.url or self._prefix, tracking.destination)
         if decision.action is Action.ALREADY_TRACKED:
-            return self.classifier.link(tracking_url, destination)
-        if destination is not None:
-            return self.classifier.link(None, destination)
+            return self.classifier.link(tracking.url, tracking.destination)
+        if tracking.destination is not None:
+            return self.classifier.link(None, tracking.destination)
         return None
 
     def _annotation(self, tag: LinkTag, link: Attribute, verdict: Verdict | None) -> list[Edit]:
@@ -301,6 +336,7 @@ class _Document:
         path: str | None,
         context: str,
         proof: _Proof | None,
+        on_link: Callable[[LinkRecord], object] | None = None,
     ) -> None:
         self.engine = engine
         self.encoding = encoding
@@ -308,6 +344,7 @@ class _Document:
         self.context = context
         self.proof = proof
         self.records: list[LinkRecord] = []
+        self.emit = on_link or self.records.append
         self.warnings: list[str] = []
         self.changed = False
         self.line = 1
@@ -336,14 +373,19 @@ class _Document:
             self.proof.input(mask_tag(tag, link, annotation))
             self.proof.output(new_raw)
         if record is not None:
-            self.records.append(record)
+            self.emit(record)
         self._advance(tag.raw)
 
     def _take_oversized(self, piece: OversizedTag) -> None:
-        self.warnings.append(
-            f"{self.path or '-'}:{self.line}:{self.column}: <{piece.name}> tag larger than 1 MiB"
-            " passed through unexamined"
-        )
+        """A link tag too large to examine: its bytes pass through (as the pieces that follow)."""
+        detail = f"a <{piece.name}> tag larger than {MAX_TAG_BYTES:,} bytes is not examined"
+        self.warnings.append(f"{self.path or '-'}:{self.line}:{self.column}: {detail}")
+        self.emit(
+            LinkRecord(
+                self.path, self.line, self.column, piece.name, LINK_ATTRIBUTE, "", "", None,
+                Action.SKIPPED, Reason.OVERSIZED_TAG, detail,
+            )
+        )  # fmt: skip
 
     def _advance(self, data: bytes) -> None:
         newlines = data.count(b"\n")

@@ -16,7 +16,7 @@ tags inside the regex engine; Python code runs only at comments, raw-text elemen
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, KeysView, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
@@ -97,13 +97,20 @@ class LinkTag:
 
     def attribute(self, name: str) -> Attribute | None:
         """The first attribute with this (lower-case) name: browsers ignore repeats."""
+        found = self._index().get(name.encode("latin-1"))
+        return None if found is None else _attribute(found)
+
+    def names(self) -> KeysView[bytes]:
+        """The attribute names (lower-case ASCII bytes), each once."""
+        return self._index().keys()
+
+    def _index(self) -> dict[bytes, re.Match[bytes]]:
         first = self._first
         if first is None:
             first = self._first = {}
             for match in _ATTRIBUTE.finditer(self.raw, self.attributes_at, len(self.raw) - 1):
                 first.setdefault(match.group(1).lower(), match)
-        found = first.get(name.encode("latin-1"))
-        return None if found is None else _attribute(found)
+        return first
 
     def value(self, attribute: Attribute) -> bytes:
         return self.raw[attribute.value_start : attribute.value_end]

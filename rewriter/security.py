@@ -416,7 +416,9 @@ def _certificate_finding(
             )
             return Finding("failure", "certificate-expired", host, message)
         if days_left <= rules.checks.expiry_warning_days:
-            when = "today" if days_left == 0 else f"in {days_left} days"
+            when = (
+                "today" if days_left == 0 else f"in {days_left} day{'s' if days_left > 1 else ''}"
+            )
             message = f"{host}: the certificate expires on {expires.isoformat()} ({when})"
             return Finding("warning", "certificate-expiring", host, message)
     if certificate.state is CertificateState.PENDING and certificate.requested is not None:

@@ -72,9 +72,9 @@ def find_sources(
         elif path.is_file():
             found.setdefault(path, Source(path, path.name))
         elif not path.exists():
-            errors.append(f"{given}: no such file or folder")
+            errors.append(f"{given}: error: no such file or folder")
         else:
-            errors.append(f"{given}: not a regular file or folder")
+            errors.append(f"{given}: error: not a regular file or folder")
     return Discovery(sorted(found.values(), key=lambda source: str(source.path)), errors)
 
 
@@ -88,7 +88,7 @@ def _walk(
     sources = []
 
     def on_error(error: OSError) -> None:
-        errors.append(f"{error.filename}: {error.strerror}")
+        errors.append(f"{error.filename}: error: {error.strerror}")
 
     # Symlinked folders are not followed, which also rules out symlink loops.
     for folder, dirs, files in os.walk(root, onerror=on_error):
@@ -99,6 +99,8 @@ def _walk(
             if not name.startswith(".") and _identity(here / name) not in skipped
         )
         for name in sorted(files):
+            if name.startswith("."):  # hidden files, like hidden folders, are not templates
+                continue
             path = here / name
             relative = path.relative_to(root).as_posix()
             if _wanted(relative, name, includes, excludes) and path.is_file():
