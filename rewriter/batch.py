@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rewriter.engine import PreservationError, Rewriter
 from rewriter.fsio import hard_link_count, read_bytes, write_atomic
+from rewriter.inputs import TemplateError
 from rewriter.models import Result
 from rewriter.report import FileOutcome, FileState
 from rewriter.sources import Source
@@ -39,10 +40,6 @@ class Job:
     out_dir: Path | None = None
     safe: bool = True  # the independent check before writing (False: --fast)
     keep_links: bool = False  # send every link record back (for --report)
-
-
-class TemplateError(Exception):
-    """A template that cannot be processed, with a file:line:col where there is one."""
 
 
 def process_source(source: Source, engine: Rewriter, job: Job) -> FileOutcome:

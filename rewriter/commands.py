@@ -220,8 +220,9 @@ def _rewrite_stdin(engine: Rewriter, options: RewriteOptions) -> int:
 
 
 def _rewrite_stdin_whole(engine: Rewriter, options: RewriteOptions, data: bytes) -> int:
-    from rewriter.batch import TemplateError, unified_diff
+    from rewriter.batch import unified_diff
     from rewriter.engine import PreservationError
+    from rewriter.inputs import TemplateError
 
     report = Report(check=options.mode in ("check", "diff"))
     try:
@@ -460,8 +461,8 @@ def links(options: InspectOptions, fmt: str | None) -> int:
 
 
 def _inspect(engine: Rewriter, item: _Input) -> FileOutcome:
-    from rewriter.batch import TemplateError
     from rewriter.engine import PreservationError
+    from rewriter.inputs import TemplateError
 
     if item.data is None:
         return FileOutcome(item.display, FileState.FAILED, message=item.error)

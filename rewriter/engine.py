@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import NamedTuple
 
 from rewriter.decide import Policy
 from rewriter.encoding import PRESCAN_BYTES, DocumentEncoding, sniff
 from rewriter.entities import decode_attribute_value, escape_attribute_value
+from rewriter.inputs import TemplateError, binary_kind, encoding_back, utf8_view
 from rewriter.keys import KeyRing
 from rewriter.linktext import link_text
 from rewriter.models import Action, Decision, LinkRecord, Reason, Result, Status, Verdict
@@ -119,6 +121,17 @@ class Rewriter:
         stream = _with_head(iter(chunks))
         head = next(stream, b"")
         encoding = sniff(head)
+        if encoding.is_utf16:  # not ASCII-compatible: work on a UTF-8 view and encode back
+            view = utf8_view(chain((head,), stream), encoding.codec)
+            back = encoding_back(write, encoding.codec)
+            outcome = self.rewrite_stream(
+                view, back, file=file, relative=relative, prove=prove, on_link=on_link
+            )
+            outcome.encoding = encoding
+            return outcome
+        kind = binary_kind(head)
+        if kind is not None:
+            raise TemplateError(f"not a template: it looks like {kind}")
         proof = _Proof(self, encoding) if prove else None
         context = link_context(self.rules, relative if relative is not None else file)
         document = _Document(self, encoding, file, context, proof, on_link)
@@ -127,6 +140,7 @@ class Rewriter:
             document.take(piece, write)
         if proof is not None:
             proof.finish()
+        document.note_input(scanner.unfinished)
         return StreamOutcome(
             document.records, document.encoding, document.changed, document.warnings
         )
@@ -349,6 +363,9 @@ class _Document:
         self.changed = False
         self.line = 1
         self.column = 1
+        self.offset = 0  # bytes of input taken so far
+        self._piece_start = (0, 1, 1)  # (offset, line, column) where the last piece began
+        self._piece = b""
 
     def take(self, piece: Piece, write: Write) -> None:
         if isinstance(piece, bytes):
@@ -387,7 +404,38 @@ class _Document:
             )
         )  # fmt: skip
 
+    def note_input(self, unfinished: tuple[str, int] | None) -> None:
+        """Warnings about the input as a whole: charsets, and what it ends inside."""
+        encoding = self.encoding
+        if encoding.conflict:
+            self.warnings.append(
+                f"{self.path or '-'}: declares the charset {encoding.declared} and also"
+                f" {encoding.conflict}: read as {encoding.declared}, as browsers do"
+            )
+        if unfinished is not None:
+            construct, offset = unfinished
+            self.warnings.append(
+                f"{self.path or '-'}:{self._locate(offset)}: the input ends inside this"
+                f" {construct}: nothing after it is a link"
+            )
+
+    def _locate(self, offset: int) -> str:
+        """`line:column` of an offset in the last piece taken (else `byte N`)."""
+        start, line, column = self._piece_start
+        if not start <= offset <= start + len(self._piece):
+            return f"byte {offset + 1}"
+        before = self._piece[: offset - start]
+        newlines = before.count(b"\n")
+        if newlines:
+            line += newlines
+            before = before[before.rfind(b"\n") + 1 :]
+            column = 1
+        return f"{line}:{column + self.encoding.count_characters(before)}"
+
     def _advance(self, data: bytes) -> None:
+        self._piece_start = (self.offset, self.line, self.column)
+        self._piece = data
+        self.offset += len(data)
         newlines = data.count(b"\n")
         if newlines:
             self.line += newlines

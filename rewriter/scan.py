@@ -228,6 +228,10 @@ class Scanner:
         self._raw_end: re.Pattern[bytes] | None = None
         self._tag_state = _TagState.TAG_NAME
         self._tag_name = b""
+        self._raw_name = ""
+        self._opened: dict[_Mode, int] = {}  # where the construct of each mode began
+        # What the input ended inside, and where (an offset), when it ended inside something.
+        self.unfinished: tuple[str, int] | None = None
 
     def feed(self, chunk: bytes, *, last: bool = False) -> Iterator[Piece]:
         """Scan a chunk; with `last`, it ends the input (the same as feed, then close)."""
@@ -294,6 +298,7 @@ class Scanner:
         match = end.search(buffer, pos)
         if match is None:
             if final:
+                self._ends_inside(self._open_construct(), self._opened[self._mode] - self._base)
                 return None
             # Let the bytes through, keeping a tail in case the end marker is cut in two.
             return _Wait(max(pos, len(buffer) - keep))
@@ -320,7 +325,14 @@ class Scanner:
     def _stopped(self, buffer: bytes, stop: int, final: bool) -> int | OversizedTag | None:
         """The skip pattern stopped at `stop`: the end of the buffer or an incomplete construct."""
         if final:
-            return None  # a construct cut off by the end of the input swallows the rest
+            # A construct cut off by the end of the input swallows the rest.
+            if stop < len(buffer):
+                self._ends_inside(_construct_at(buffer, stop), stop)
+                return None
+            if self._mode is _Mode.CONDITIONAL:
+                opened = self._opened[_Mode.CONDITIONAL] - self._base
+                self._ends_inside("conditional comment", opened)
+            return None
         if stop == len(buffer):
             # Text may have swallowed the start of a construct cut by the chunk boundary.
             tail = 2 if self._mode is _Mode.CONDITIONAL else 1
@@ -332,8 +344,19 @@ class Scanner:
             return _Wait(stop)
         return self._oversized(buffer, stop)
 
+    def _ends_inside(self, construct: str, start: int) -> None:
+        """Note what the input ends inside (start: an offset in the buffer), for a warning."""
+        self.unfinished = (construct, self._base + start)
+
+    def _enter(self, mode: _Mode, start: int) -> None:
+        if mode is not _Mode.CONDITIONAL:
+            self._return_mode = self._mode
+        self._mode = mode
+        self._opened[mode] = self._base + start
+
     def _oversized(self, buffer: bytes, start: int) -> int | OversizedTag:
         """Stream through a construct too large to buffer whole."""
+        self._opened[_Mode.TAG] = self._opened[_Mode.BOGUS_COMMENT] = self._base + start
         self._return_mode = self._mode
         if buffer[start + 1 : start + 2] in (b"!", b"?"):
             self._mode = _Mode.BOGUS_COMMENT
@@ -356,21 +379,20 @@ class Scanner:
         if not final and conditional is None and _CONDITIONAL_PREFIX.fullmatch(buffer, start):
             return _Wait(start)  # could still become `<!--[if ...]>`
         if conditional is None:
-            self._return_mode = self._mode
-            self._mode = _Mode.COMMENT
+            self._enter(_Mode.COMMENT, start)
             return start + 4
         end = conditional.end()
         if buffer.startswith(_REVEALED_OPENER, end):
             return end + len(_REVEALED_OPENER)
         if not final and _REVEALED_OPENER.startswith(buffer[end : end + 5]):
             return _Wait(start)
-        self._mode = _Mode.CONDITIONAL
+        self._enter(_Mode.CONDITIONAL, start)
         return end
 
     def _link(self, buffer: bytes, start: int, final: bool) -> int | LinkTag | OversizedTag | None:
         match = _TAG.match(buffer, start)
         if match is None:
-            return None if final else self._stopped(buffer, start, final)
+            return self._stopped(buffer, start, final)
         end = match.end()
         if end - start > MAX_TAG_BYTES:
             return self._oversized(buffer, start)
@@ -389,27 +411,43 @@ class Scanner:
     def _raw_text(self, buffer: bytes, start: int, final: bool) -> int | OversizedTag | None:
         match = _TAG.match(buffer, start)
         if match is None:
-            return None if final else self._stopped(buffer, start, final)
-        self._enter_raw_text(match.group(1).lower())
+            return self._stopped(buffer, start, final)
+        self._enter_raw_text(match.group(1).lower(), start)
         return match.end()
 
-    def _enter_raw_text(self, name: bytes) -> None:
-        self._return_mode = self._mode
+    def _enter_raw_text(self, name: bytes, start: int) -> None:
         if name == b"plaintext":
-            self._mode = _Mode.PLAINTEXT
+            self._enter(_Mode.PLAINTEXT, start)
         else:
-            self._mode = _Mode.RAW_TEXT
+            self._enter(_Mode.RAW_TEXT, start)
             self._raw_end = _raw_end_pattern(name)
+            self._raw_name = name.decode("latin-1")
 
     def _stream_tag(self, buffer: bytes, pos: int, final: bool) -> int | None:
         state, pos, done = _advance_tag(self._tag_state, buffer, pos)
         self._tag_state = state
         if not done:
-            return None if final else _Wait(pos)
+            if final:
+                self._ends_inside("tag", self._opened[_Mode.TAG] - self._base)
+                return None
+            return _Wait(pos)
         self._mode = self._return_mode
         if self._tag_name in RAW_TEXT_ELEMENTS:
-            self._enter_raw_text(self._tag_name)
+            self._enter_raw_text(self._tag_name, self._opened[_Mode.TAG] - self._base)
         return pos
+
+    def _open_construct(self) -> str:
+        if self._mode is _Mode.RAW_TEXT:
+            return f"<{self._raw_name}> element"
+        return "comment" if self._mode is _Mode.COMMENT else "markup declaration"
+
+
+def _construct_at(buffer: bytes, start: int) -> str:
+    if buffer.startswith(b"<!--", start):
+        return "comment"
+    if buffer[start + 1 : start + 2] in (b"!", b"?"):
+        return "markup declaration"
+    return "tag"
 
 
 @lru_cache(maxsize=32)
