@@ -53,6 +53,10 @@ def process_source(source: Source, engine: Rewriter, job: Job) -> FileOutcome:
         result = engine.rewrite(data, file=display, relative=source.relative)
     except (PreservationError, TemplateError) as error:
         return _failed(display, str(error))
+    if job.safe and result.changed:
+        problems = safety_problems(data, result, engine, display, source.relative)
+        if problems:
+            return _failed(display, problems)
     outcome = FileOutcome(display, _state(result, job), list(result.links))
     outcome.warnings.extend(result.warnings)
     try:
@@ -60,6 +64,18 @@ def process_source(source: Source, engine: Rewriter, job: Job) -> FileOutcome:
     except OSError as error:
         return _failed(display, f"cannot write: {error.strerror or error}")
     return outcome
+
+
+def safety_problems(
+    data: bytes, result: Result, engine: Rewriter, file: str, relative: str
+) -> str | None:
+    """The safe mode's independent check (lxml, idempotence, round trip), as one message."""
+    from rewriter.verify import safe_check
+
+    problems = safe_check(data, result.output, engine, result.links, file=file, relative=relative)
+    if not problems:
+        return None
+    return "the safety check failed, nothing written: " + "; ".join(problems)
 
 
 def _state(result: Result, job: Job) -> FileState:

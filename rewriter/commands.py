@@ -220,13 +220,18 @@ def _rewrite_stdin(engine: Rewriter, options: RewriteOptions) -> int:
 
 
 def _rewrite_stdin_whole(engine: Rewriter, options: RewriteOptions, data: bytes) -> int:
-    from rewriter.batch import unified_diff
+    from rewriter.batch import safety_problems, unified_diff
     from rewriter.engine import PreservationError
     from rewriter.inputs import TemplateError
 
     report = Report(check=options.mode in ("check", "diff"))
     try:
         result = engine.rewrite(data, file="-", relative="-")
+        problems = None
+        if not options.fast and result.changed:
+            problems = safety_problems(data, result, engine, "-", "-")
+        if problems:
+            raise PreservationError(problems)
     except (PreservationError, TemplateError) as error:
         # Echo the input: a pre-send hook that ignores the exit code still sends a whole message.
         _write_stdout(data if options.mode == "stdout" else b"")

@@ -176,7 +176,7 @@ def _patterns(link_tags: tuple[str, ...]) -> _Patterns:
     )  # fmt: skip
 
     def skip(conditional: bool) -> bytes:
-        text = rb"[^<-]++|-(?!->)" if conditional else rb"[^<]++"
+        text = rb"[^<-]++|-(?!-!?>)" if conditional else rb"[^<]++"
         not_endif = rb"|!\[endif\]" if conditional else b""
         return (
             rb"(?:" + text + rb"|<(?!!--|" + interesting + not_endif + rb")"
@@ -193,7 +193,7 @@ def _patterns(link_tags: tuple[str, ...]) -> _Patterns:
     inner = skip(conditional=True)
     conditional_block = (
         rb"<!--\[if[^\]>]*+\]>(?!<!-->)(?:" + inner + rb")*+)"
-        rb"(?:<!\[endif\][\t\n\f\r ]*+)?-->"
+        rb"(?:<!\[endif\][\t\n\f\r ]*+)?--!?>"
     )
 
     def compile_mode(conditional: bool) -> re.Pattern[bytes]:
@@ -205,7 +205,7 @@ def _patterns(link_tags: tuple[str, ...]) -> _Patterns:
             rb"<(?P<link>(?i:" + links + rb"))(?=" + _NAME_END + rb")",
         ]
         if conditional:
-            events.append(rb"(?P<endcond>(?:<!\[endif\][\t\n\f\r ]*+)?-->)")
+            events.append(rb"(?P<endcond>(?:<!\[endif\][\t\n\f\r ]*+)?--!?>)")
         return re.compile(alternatives + rb")*+(?:" + b"|".join(events) + rb"|)")
 
     link_name = re.compile(rb"(?i:" + links + rb")\Z")
@@ -396,6 +396,10 @@ class Scanner:
         end = match.end()
         if end - start > MAX_TAG_BYTES:
             return self._oversized(buffer, start)
+        if self._mode is _Mode.CONDITIONAL and _COMMENT_END.search(buffer, start, end):
+            # For a browser the comment ends inside this tag: editing it would move that end
+            # and show or hide what follows. It is left exactly as it is.
+            return end
         if len(buffer) - end < LOOKAHEAD and not final:
             return _Wait(start)
         raw = match.group()
