@@ -7,12 +7,14 @@ on. Nothing is written for a file whose rewrite failed its proof.
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from rewriter.cache import fingerprint_of
 from rewriter.engine import PreservationError, Rewriter
-from rewriter.fsio import hard_link_count, read_bytes, write_atomic
+from rewriter.fsio import hard_link_count, read_with_status, write_atomic
 from rewriter.inputs import TemplateError
 from rewriter.models import Result
 from rewriter.report import FileOutcome, FileState
@@ -40,13 +42,14 @@ class Job:
     out_dir: Path | None = None
     safe: bool = True  # the independent check before writing (False: --fast)
     keep_links: bool = False  # send every link record back (for --report)
+    fingerprints: bool = False  # send back what was read and written (for the cache)
 
 
 def process_source(source: Source, engine: Rewriter, job: Job) -> FileOutcome:
     """Rewrite one file as the job says; never raises for bad input."""
     display = source.display
     try:
-        data = read_bytes(source.path)
+        data, status = read_with_status(source.path)
     except OSError as error:
         return _failed(display, f"cannot read: {error.strerror or error}")
     try:
@@ -60,9 +63,15 @@ def process_source(source: Source, engine: Rewriter, job: Job) -> FileOutcome:
     outcome = FileOutcome(display, _state(result, job), list(result.links))
     outcome.warnings.extend(result.warnings)
     try:
-        _deliver(source, data, result, job, outcome)
+        written = _deliver(source, data, result, job, outcome)
     except OSError as error:
         return _failed(display, f"cannot write: {error.strerror or error}")
+    if job.fingerprints:
+        read = fingerprint_of(data, status)
+        outcome.fingerprints = (
+            read,
+            read if written is None else fingerprint_of(result.output, written),
+        )
     return outcome
 
 
@@ -84,22 +93,28 @@ def _state(result: Result, job: Job) -> FileState:
     return FileState.REWRITTEN if job.mode.writes else FileState.WOULD_CHANGE
 
 
-def _deliver(source: Source, data: bytes, result: Result, job: Job, outcome: FileOutcome) -> None:
+def _deliver(
+    source: Source, data: bytes, result: Result, job: Job, outcome: FileOutcome
+) -> os.stat_result | None:
+    """Write (or diff) the result; the written file's status, None when nothing was written."""
     if job.mode is WriteMode.OUT:
         assert job.out_dir is not None
         target = job.out_dir / source.relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, result.output, mode=_mode_of(source.path))
-    elif job.mode is WriteMode.IN_PLACE and result.changed:
+        # Not flushed to disk: a power cut costs a rerun, never an original.
+        return write_atomic(target, result.output, mode=_mode_of(source.path), durable=False)
+    if job.mode is WriteMode.IN_PLACE and result.changed:
         links = hard_link_count(source.path)
-        write_atomic(source.path, result.output)
+        written = write_atomic(source.path, result.output)
         if links > 1:
             outcome.warnings.append(
                 f"{source.display}: has {links} hard links; only this name now holds the"
                 " rewritten file, the other names keep the original"
             )
-    elif job.mode is WriteMode.DIFF and result.changed:
+        return written
+    if job.mode is WriteMode.DIFF and result.changed:
         outcome.diff = unified_diff(source.display, data, result.output)
+    return None
 
 
 def unified_diff(name: str, before: bytes, after: bytes) -> bytes:

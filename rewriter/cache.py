@@ -2,9 +2,12 @@
 since the last run are not processed again.
 
 One cache file per configuration (tool version, rules digest, key-material digest, preload-list
-digest, options that change output), under the tool's cache folder. Each entry holds the input's
-size, mtime and hash, and the output's; size and mtime are compared first and the hash only on a
-mismatch. The file is written atomically, and a corrupt or unreadable one is treated as empty.
+digest, options that change output), under the tool's cache folder. Each entry holds the size,
+mtime and hash of the input as it was read and of the output as it was written (by the worker
+that did the work, so a file edited during the run is not mistaken for done). Size and mtime
+are compared first and the hash only on a mismatch, as black does: an edit that keeps both the
+size and the mtime (set back on purpose) is not seen; `--no-cache` processes everything. The
+file is written atomically, and a corrupt or unreadable one is treated as empty.
 """
 
 from __future__ import annotations
@@ -13,23 +16,22 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+_DIGEST = 32  # bytes of sha256
 
 
-@dataclass(frozen=True, slots=True)
-class Fingerprint:
+class Fingerprint(NamedTuple):
     size: int
     mtime_ns: int
-    digest: str
+    digest: bytes  # sha256
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     source: Fingerprint
-    output: Fingerprint  # for in-place, the file as written (the same path as the source)
+    output: Fingerprint  # for in-place, the same path as the source
     counts: tuple[int, int, int]  # links rewritten, already tracked, skipped
 
 
@@ -39,23 +41,22 @@ def configuration_key(parts: Mapping[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def file_digest(path: Path) -> str:
+def fingerprint_of(data: bytes, status: os.stat_result) -> Fingerprint:
+    return Fingerprint(len(data), status.st_mtime_ns, hashlib.sha256(data).digest())
+
+
+def _file_digest(path: Path) -> bytes:
     with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def fingerprint(path: Path, digest: str | None = None) -> Fingerprint:
-    status = path.stat()
-    return Fingerprint(status.st_size, status.st_mtime_ns, digest or file_digest(path))
+        return hashlib.file_digest(handle, "sha256").digest()
 
 
 def _same(path: Path, known: Fingerprint) -> bool:
     """Size and mtime first; the hash only when they differ (a touched but unchanged file)."""
     try:
         status = path.stat()
-        if status.st_size == known.size and status.st_mtime_ns == known.mtime_ns:
-            return True
-        return status.st_size == known.size and file_digest(path) == known.digest
+        if status.st_size != known.size:
+            return False
+        return status.st_mtime_ns == known.mtime_ns or _file_digest(path) == known.digest
     except OSError:
         return False
 
@@ -71,9 +72,11 @@ class Cache:
     def _read(self) -> dict[str, Entry]:
         try:
             document = json.loads(self.path.read_text(encoding="utf-8"))
-            return {name: _entry(raw) for name, raw in document["entries"].items()}
-        except (OSError, ValueError, KeyError, TypeError):
-            return {}  # absent, unreadable or corrupt: start afresh
+            if document.get("format") != CACHE_FORMAT:
+                return {}
+            return {str(name): _entry(raw) for name, raw in document["entries"].items()}
+        except Exception:
+            return {}
 
     def lookup(self, source: Path, output: Path) -> Entry | None:
         """The entry of a file whose input and output are both unchanged, else None."""
@@ -82,13 +85,10 @@ class Cache:
             return None
         return entry
 
-    def record(self, source: Path, output: Path, counts: tuple[int, int, int]) -> None:
-        try:
-            written = fingerprint(output)
-            read = written if _name(source) == _name(output) else fingerprint(source)
-        except OSError:
-            return
-        self._entries[_name(source)] = Entry(read, written, counts)
+    def record(
+        self, source: Path, prints: tuple[Fingerprint, Fingerprint], counts: tuple[int, int, int]
+    ) -> None:
+        self._entries[_name(source)] = Entry(prints[0], prints[1], counts)
         self._dirty = True
 
     def save(self) -> None:
@@ -96,10 +96,8 @@ class Cache:
             return
         from rewriter.fsio import write_atomic
 
-        document = {
-            "format": CACHE_FORMAT,
-            "entries": {name: asdict(entry) for name, entry in sorted(self._entries.items())},
-        }
+        entries = {name: _raw(entry) for name, entry in sorted(self._entries.items())}
+        document = {"format": CACHE_FORMAT, "entries": entries}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self.path, json.dumps(document).encode(), mode=0o600)
@@ -112,9 +110,28 @@ def _name(path: Path) -> str:
     return os.path.realpath(path)
 
 
-def _entry(raw: Mapping[str, object]) -> Entry:
-    source, output, counts = raw["source"], raw["output"], raw["counts"]
-    if not (isinstance(source, dict) and isinstance(output, dict) and isinstance(counts, list)):
-        raise TypeError("not a cache entry")
-    rewritten, already, skipped = (int(count) for count in counts)
-    return Entry(Fingerprint(**source), Fingerprint(**output), (rewritten, already, skipped))
+def _raw(entry: Entry) -> list[object]:
+    (source, output, counts) = entry
+    return [source.size, source.mtime_ns, source.digest.hex(),
+            output.size, output.mtime_ns, output.digest.hex(), *counts]  # fmt: skip
+
+
+def _entry(raw: object) -> Entry:
+    """An entry from its JSON form, checked field by field (anything else raises)."""
+    if not isinstance(raw, list) or len(raw) != 9:
+        raise ValueError("not a cache entry")
+    numbers = [raw[0], raw[1], raw[3], raw[4], *raw[6:]]
+    if not all(type(number) is int and number >= 0 for number in numbers):
+        raise ValueError("not a cache entry")
+    source = Fingerprint(raw[0], raw[1], _digest(raw[2]))
+    output = Fingerprint(raw[3], raw[4], _digest(raw[5]))
+    return Entry(source, output, (raw[6], raw[7], raw[8]))
+
+
+def _digest(text: object) -> bytes:
+    if not isinstance(text, str):
+        raise ValueError("not a digest")
+    digest = bytes.fromhex(text)
+    if len(digest) != _DIGEST:
+        raise ValueError("not a digest")
+    return digest

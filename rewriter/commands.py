@@ -57,18 +57,19 @@ def _plural(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
-def _load_rules(rules_path: Path | None) -> Rules:
-    from rewriter.rulesfile import RulesError, find_rules, load_rules
+def _load_rules(rules_path: Path | None, *, remember: bool = False) -> Rules:
+    from rewriter.factory import load_rules_remembered
+    from rewriter.rulesfile import RulesError, find_rules
 
     path = rules_path or find_rules(Path.cwd())
     if path is None:
         raise CommandError("no rules: pass --rules FILE or put a rewriter.yaml here or in a parent")
     try:
-        return load_rules(path)
+        return load_rules_remembered(path, remember=remember)
     except RulesError as error:
         raise CommandError(str(error)) from None
     except OSError as error:
-        raise CommandError(f"{path}: cannot read the rules: {error.strerror or error}") from None
+        raise CommandError(f"{path}: cannot read: {error.strerror or error}") from None
 
 
 def rewrite(options: RewriteOptions) -> int:
@@ -83,7 +84,7 @@ def _rewrite(options: RewriteOptions) -> int:
     from rewriter.batch import Job, WriteMode
     from rewriter.factory import SetupError, load_preload_list, make_rewriter
 
-    rules = _load_rules(options.rules_path)
+    rules = _load_rules(options.rules_path, remember=options.use_cache)
     try:
         preload = load_preload_list(rules, options.preload_list)
         engine = make_rewriter(rules, keys=True, preload=preload)
@@ -96,6 +97,7 @@ def _rewrite(options: RewriteOptions) -> int:
         options.out_dir,
         safe=not options.fast,
         keep_links=options.report_path is not None,
+        fingerprints=_uses_cache(options),
     )
     return _rewrite_files(engine, job, options, preload)
 
@@ -156,11 +158,17 @@ def _refuse_overwriting_inputs(sources: Sequence[Source], out_dir: Path) -> None
             )
 
 
+def _uses_cache(options: RewriteOptions) -> bool:
+    """The cache serves runs that write; --report needs every file's links, so it reads all."""
+    writes = options.mode in ("out", "in-place")
+    return options.use_cache and writes and options.report_path is None
+
+
 def _open_cache(
     engine: Rewriter, preload: PreloadList, job: Job, options: RewriteOptions
 ) -> Cache | None:
     """The cache for this configuration; none for --check, --diff, --report or --no-cache."""
-    if not options.use_cache or not job.mode.writes or options.report_path is not None:
+    if not job.fingerprints:
         return None
     from rewriter import __version__
     from rewriter.cache import Cache, configuration_key
@@ -174,6 +182,7 @@ def _open_cache(
             "keys": engine.ring.digest(),
             "preload": preload.digest,
             "mode": job.mode.value,
+            "safe": str(job.safe),  # files written by --fast are not trusted by a safe run
         }
     )
     return Cache(cache_dir(), key)

@@ -17,14 +17,24 @@ DEFAULT_MODE = 0o644
 
 
 def read_bytes(path: Path) -> bytes:
+    return read_with_status(path)[0]
+
+
+def read_with_status(path: Path) -> tuple[bytes, os.stat_result]:
+    """The file's bytes and its status as they were when read (for the cache)."""
     with open(path, "rb") as handle:
-        return handle.read()
+        status = os.fstat(handle.fileno())
+        return handle.read(), status
 
 
-def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
+def write_atomic(
+    path: Path, data: bytes, *, mode: int | None = None, durable: bool = True
+) -> os.stat_result:
     """Replace `path` with `data` atomically, keeping the permissions of the file replaced.
 
-    A symlink is written through: its target is replaced and the link stays a link.
+    A symlink is written through: its target is replaced and the link stays a link. `durable`
+    flushes the data to disk before the rename, so that even a power cut leaves the old file
+    or the new one (used where an original is replaced). Returns the new file's status.
     """
     target = Path(os.path.realpath(path))
     if mode is None:
@@ -36,13 +46,16 @@ def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
+            if durable:
+                os.fsync(handle.fileno())
+            os.fchmod(handle.fileno(), mode)
+            status = os.fstat(handle.fileno())
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+    return status
 
 
 def _existing_mode(path: Path) -> int:

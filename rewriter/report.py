@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
+from rewriter.cache import Fingerprint
 from rewriter.models import Action, LinkRecord
 
 
@@ -38,6 +39,8 @@ class FileOutcome:
     warnings: list[str] = field(default_factory=list)
     diff: bytes | None = None
     cached: bool = False  # skipped: unchanged since the last run
+    # What was read and what was written (for the cache): (source, output).
+    fingerprints: tuple[Fingerprint, Fingerprint] | None = None
     size_before: int | None = None
     size_after: int | None = None  # None: not rewritten (no key at hand)
 

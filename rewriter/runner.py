@@ -132,10 +132,15 @@ def _cached(source: Source, job: Job, cache: Cache | None) -> FileOutcome | None
 
 
 def _record(outcome: FileOutcome, source: Source, job: Job, cache: Cache | None) -> FileOutcome:
-    """Remember a file whose output is written and whole (never a failure)."""
-    if cache is not None and outcome.state is not FileState.FAILED and not outcome.cached:
+    """Remember a file whose output is written and whole (never a failure), as the worker
+    read and wrote it."""
+    if (
+        cache is not None
+        and outcome.fingerprints is not None
+        and outcome.state is not FileState.FAILED
+    ):
         counts = outcome.counts or count_links(outcome.links)
-        cache.record(source.path, _output_path(source, job), counts)
+        cache.record(source.path, outcome.fingerprints, counts)
     return outcome
 
 
@@ -145,8 +150,10 @@ _worker_engine: Rewriter | None = None
 
 
 def _start_worker(settings: EngineSettings) -> None:
-    # The parent handles Ctrl-C: a worker finishes the file it is writing.
+    # The parent handles Ctrl-C and SIGTERM (also when sent to the whole group): a worker
+    # finishes the file it is writing, then the parent shuts the pool down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     global _worker_engine  # noqa: PLW0603 (one engine per worker process, built once)
     from rewriter.factory import load_preload_list, make_rewriter
 
