@@ -25,6 +25,48 @@ def cache_dir() -> Path:
     return Path(base) / "rewriter"
 
 
+def load_rules_remembered(path: Path, *, remember: bool) -> Rules:
+    """The rules of a file, from the cache folder when this exact file was validated before.
+
+    Reading and validating YAML costs more than the rest of a one-message run (the parser, the
+    public-suffix check); a validated rule set is kept, keyed by the tool's version, the file's
+    path and its bytes. `remember=False` reads the cache but never writes it (`links` and
+    `check` write nothing anywhere).
+    """
+    import hashlib
+    import pickle
+
+    from rewriter import __version__
+    from rewriter.rulesfile import MAX_RULES_BYTES, load_rules
+
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_RULES_BYTES + 1)
+    if len(data) > MAX_RULES_BYTES:
+        return load_rules(path)  # refused there, with the message
+    identity = f"{__version__}\0{os.path.realpath(path)}\0".encode() + data
+    cached = cache_dir() / f"rules.{hashlib.sha256(identity).hexdigest()[:32]}.pickle"
+    try:
+        rules = pickle.loads(cached.read_bytes())
+        if isinstance(rules, Rules):
+            return rules
+    except Exception:
+        pass
+    rules = load_rules(path)
+    if remember:
+        _remember(cached, pickle.dumps(rules, protocol=pickle.HIGHEST_PROTOCOL))
+    return rules
+
+
+def _remember(path: Path, data: bytes) -> None:
+    from rewriter.fsio import write_atomic
+
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomic(path, data, mode=0o600, durable=False)
+    except OSError:
+        return  # only a slower next run
+
+
 def load_ring(rules: Rules) -> KeyRing:
     """The signing keys the rules name: the environment variable when set, else the key file."""
     source = rules.keys

@@ -16,7 +16,7 @@ tags inside the regex engine; Python code runs only at comments, raw-text elemen
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, KeysView, Sequence
+from collections.abc import Callable, Iterable, Iterator, KeysView, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
@@ -142,11 +142,26 @@ def _glob_to_regex(glob: str) -> bytes:
     return rb"[^\t\n\f\r />]*+".join(parts).replace(rb"\?", rb"[^\t\n\f\r />]")
 
 
-@dataclass(frozen=True, slots=True)
 class _Patterns:
-    data: re.Pattern[bytes]
-    conditional: re.Pattern[bytes]
-    link_name: re.Pattern[bytes]
+    """The compiled patterns of one set of link tags; the one for inside conditional comments
+    is compiled only when a document has a link there (compiling costs start-up time)."""
+
+    def __init__(
+        self,
+        data: re.Pattern[bytes],
+        compile_conditional: Callable[[], re.Pattern[bytes]],
+        link_name: re.Pattern[bytes],
+    ) -> None:
+        self.data = data
+        self.link_name = link_name
+        self._compile_conditional = compile_conditional
+        self._conditional: re.Pattern[bytes] | None = None
+
+    @property
+    def conditional(self) -> re.Pattern[bytes]:
+        if self._conditional is None:
+            self._conditional = self._compile_conditional()
+        return self._conditional
 
 
 @lru_cache(maxsize=16)
@@ -165,25 +180,29 @@ def _patterns(link_tags: tuple[str, ...]) -> _Patterns:
     comment = rb"<!--(?!\[if)(?:>|->|(?:[^-]++|-(?!-!?>))*+--!?>)"
     revealed_opener = rb"<!--\[if[^\]>]*+\]><!-->"
 
-    # One alternative per element: a backreference inside a possessive repeat trips a bug of
-    # CPython 3.11's `re` ("The span of capturing group is wrong").
-    raw_element = b"|".join(
-        rb"<(?i:" + name + rb")(?=" + _NAME_END + rb")" + _ATTRS
-        + rb">(?:[^<]++|<(?!/(?i:" + name + rb")" + _NAME_END + rb"))*+"
-        rb"(?=</(?i:" + name + rb")" + _NAME_END + rb")"
-        for name in RAW_TEXT_ELEMENTS
-        if name != b"plaintext"  # never ends, so it is never skipped whole
-    )  # fmt: skip
+    def raw_element(names: tuple[bytes, ...]) -> bytes:
+        # One alternative per element: a backreference inside a possessive repeat trips a bug
+        # of CPython 3.11's `re` ("The span of capturing group is wrong"). Only the elements
+        # emails use are skipped here (each one costs compile time at every start); the rest
+        # are taken by the Python code, as raw-text events.
+        return b"|".join(
+            rb"<(?i:" + name + rb")(?=" + _NAME_END + rb")" + _ATTRS
+            + rb">(?:[^<]++|<(?!/(?i:" + name + rb")" + _NAME_END + rb"))*+"
+            rb"(?=</(?i:" + name + rb")" + _NAME_END + rb")"
+            for name in names
+        )  # fmt: skip
 
     def skip(conditional: bool) -> bytes:
         text = rb"[^<-]++|-(?!-!?>)" if conditional else rb"[^<]++"
         not_endif = rb"|!\[endif\]" if conditional else b""
+        # Outlook-only blocks hold `<style>`; a page holds `<style>`, `<title>`, `<script>`.
+        raws = (b"style",) if conditional else (b"style", b"title", b"script")
         return (
             rb"(?:" + text + rb"|<(?!!--|" + interesting + not_endif + rb")"
             rb"[A-Za-z][^\t\n\f\r />]*+" + _ATTRS + rb">"
             rb"|</[A-Za-z][^\t\n\f\r />]*+" + _ATTRS + rb">"
             rb"|" + comment
-            + rb"|" + raw_element
+            + rb"|" + raw_element(raws)
             + rb"|" + revealed_opener
             + rb"|<(?![A-Za-z!/?])"
             rb"|</>"
@@ -209,7 +228,7 @@ def _patterns(link_tags: tuple[str, ...]) -> _Patterns:
         return re.compile(alternatives + rb")*+(?:" + b"|".join(events) + rb"|)")
 
     link_name = re.compile(rb"(?i:" + links + rb")\Z")
-    return _Patterns(compile_mode(False), compile_mode(True), link_name)
+    return _Patterns(compile_mode(False), lambda: compile_mode(True), link_name)
 
 
 class _Wait(int):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ TEST_KEYS = "test " + base64.urlsafe_b64encode(b"rewriter test key, not secret :
 
 # The golden cases' rules name this variable; set it for every test (and the subprocesses).
 os.environ[TEST_KEY_ENV] = TEST_KEYS
+# The tool's cache folder (rules, file fingerprints): never the real one of whoever runs tests.
+os.environ["REWRITER_CACHE_DIR"] = tempfile.mkdtemp(prefix="rewriter-tests-cache-")
 
 
 @pytest.fixture
