@@ -215,14 +215,14 @@ def test_an_unreadable_file_fails_alone(
 ) -> None:
     import rewriter.batch
 
-    real = rewriter.batch.read_bytes
+    real = rewriter.batch.read_with_status
 
-    def read(path: Path) -> bytes:
+    def read(path: Path) -> tuple[bytes, os.stat_result]:
         if path.name == "b.html":
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return real(path)
 
-    monkeypatch.setattr(rewriter.batch, "read_bytes", read)
+    monkeypatch.setattr(rewriter.batch, "read_with_status", read)
     job = Job(WriteMode.IN_PLACE)
     states = [process_source(source, engine, job).state for source in _sources(tree)]
     assert states == [FileState.REWRITTEN, FileState.FAILED, FileState.REWRITTEN]
