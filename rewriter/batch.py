@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from rewriter.cache import fingerprint_of
+from rewriter.cache import Fingerprint, fingerprint_of
 from rewriter.engine import PreservationError, Rewriter
 from rewriter.fsio import hard_link_count, read_with_status, write_atomic
 from rewriter.inputs import TemplateError
@@ -67,12 +67,20 @@ def process_source(source: Source, engine: Rewriter, job: Job) -> FileOutcome:
     except OSError as error:
         return _failed(display, f"cannot write: {error.strerror or error}")
     if job.fingerprints:
-        read = fingerprint_of(data, status)
-        outcome.fingerprints = (
-            read,
-            read if written is None else fingerprint_of(result.output, written),
-        )
+        outcome.fingerprints = _fingerprints(data, status, result.output, written, job)
     return outcome
+
+
+def _fingerprints(
+    data: bytes, status: os.stat_result, output: bytes, written: os.stat_result | None, job: Job
+) -> tuple[Fingerprint, Fingerprint]:
+    """What the cache remembers: the input as read and the output as written. In place, the
+    path now holds the output, so that is what the next run will find there."""
+    read = fingerprint_of(data, status)
+    if written is None:
+        return read, read
+    made = fingerprint_of(output, written)
+    return (made, made) if job.mode is WriteMode.IN_PLACE else (read, made)
 
 
 def safety_problems(

@@ -120,8 +120,10 @@ def _entry(raw: object) -> Entry:
     """An entry from its JSON form, checked field by field (anything else raises)."""
     if not isinstance(raw, list) or len(raw) != 9:
         raise ValueError("not a cache entry")
-    numbers = [raw[0], raw[1], raw[3], raw[4], *raw[6:]]
-    if not all(type(number) is int and number >= 0 for number in numbers):
+    counts = [raw[0], raw[3], *raw[6:]]  # sizes and link counts; mtimes may be before 1970
+    if not all(type(number) is int for number in raw[:2] + raw[3:5] + raw[6:]):
+        raise ValueError("not a cache entry")
+    if any(number < 0 for number in counts):
         raise ValueError("not a cache entry")
     source = Fingerprint(raw[0], raw[1], _digest(raw[2]))
     output = Fingerprint(raw[3], raw[4], _digest(raw[5]))

@@ -115,7 +115,8 @@ def _rewrite_files(
     if options.out_dir is not None:
         _refuse_overwriting_inputs(sources, options.out_dir)
     workers = max(1, min(options.workers or available_workers(), len(sources)))
-    settings = EngineSettings(engine.rules, options.preload_list)
+    engine.link_texts = job.keep_links  # only a report shows link texts
+    settings = EngineSettings(engine.rules, options.preload_list, job.keep_links)
     cache = _open_cache(engine, preload, job, options)
     progress = Progress(len(sources), enabled=not options.quiet and sys.stderr.isatty())
     report = Report(check=options.mode in ("check", "diff"))

@@ -46,15 +46,24 @@ def load_rules_remembered(path: Path, *, remember: bool) -> Rules:
     identity = f"{__version__}\0{os.path.realpath(path)}\0".encode() + data
     cached = cache_dir() / f"rules.{hashlib.sha256(identity).hexdigest()[:32]}.pickle"
     try:
-        rules = pickle.loads(cached.read_bytes())
-        if isinstance(rules, Rules):
-            return rules
-    except Exception:
+        if _private(cached):  # unpickling runs code: only from a file nobody else could write
+            rules = pickle.loads(cached.read_bytes())
+            if isinstance(rules, Rules):
+                return rules
+    except Exception:  # absent, unreadable or not ours: validate the file again
         pass
     rules = load_rules(path)
     if remember:
         _remember(cached, pickle.dumps(rules, protocol=pickle.HIGHEST_PROTOCOL))
     return rules
+
+
+def _private(path: Path) -> bool:
+    """Owned by this user, and neither the file nor its folder writable by anyone else."""
+    for status in (path.stat(), path.parent.stat()):
+        if status.st_uid != os.getuid() or status.st_mode & 0o022:
+            return False
+    return True
 
 
 def _remember(path: Path, data: bytes) -> None:

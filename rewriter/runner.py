@@ -39,6 +39,7 @@ class EngineSettings:
 
     rules: Rules
     preload_list: Path | None = None
+    link_texts: bool = True
 
 
 def available_workers() -> int:
@@ -159,6 +160,7 @@ def _start_worker(settings: EngineSettings) -> None:
 
     preload: PreloadList = load_preload_list(settings.rules, settings.preload_list)
     _worker_engine = make_rewriter(settings.rules, keys=True, preload=preload)
+    _worker_engine.link_texts = settings.link_texts
 
 
 def _work(source: Source, job: Job) -> FileOutcome:

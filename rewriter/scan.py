@@ -88,7 +88,8 @@ class LinkTag:
     attributes_at: int  # where the attributes start in `raw` (just after the name)
     in_conditional_comment: bool
     following: bytes = field(repr=False)  # up to LOOKAHEAD bytes after the tag
-    _first: dict[bytes, re.Match[bytes]] | None = field(default=None, repr=False)
+    # The first match per attribute name, replaced by its Attribute once asked for.
+    _first: dict[bytes, re.Match[bytes] | Attribute] | None = field(default=None, repr=False)
 
     @property
     def attributes(self) -> list[Attribute]:
@@ -97,14 +98,19 @@ class LinkTag:
 
     def attribute(self, name: str) -> Attribute | None:
         """The first attribute with this (lower-case) name: browsers ignore repeats."""
-        found = self._index().get(name.encode("latin-1"))
-        return None if found is None else _attribute(found)
+        first = self._index()
+        key = name.encode("latin-1")
+        found = first.get(key)
+        if found is None or isinstance(found, Attribute):
+            return found
+        first[key] = attribute = _attribute(found)
+        return attribute
 
     def names(self) -> KeysView[bytes]:
         """The attribute names (lower-case ASCII bytes), each once."""
         return self._index().keys()
 
-    def _index(self) -> dict[bytes, re.Match[bytes]]:
+    def _index(self) -> dict[bytes, re.Match[bytes] | Attribute]:
         first = self._first
         if first is None:
             first = self._first = {}

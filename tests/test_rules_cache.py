@@ -58,3 +58,24 @@ def test_an_oversized_file_is_refused_without_the_cache(cache: Path, tmp_path: P
     with pytest.raises(RulesError, match="larger than"):
         load_rules_remembered(big, remember=True)
     assert not cache.exists()
+
+
+def test_a_remembered_file_others_could_write_is_not_trusted(
+    cache: Path, rules_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rewriter.rulesfile
+
+    load_rules_remembered(rules_file, remember=True)
+    (remembered,) = cache.glob("rules.*.pickle")
+    calls = []
+    real = rewriter.rulesfile.load_rules
+    monkeypatch.setattr(
+        rewriter.rulesfile, "load_rules", lambda path: calls.append(path) or real(path)
+    )
+    for target, mode in ((remembered, 0o620), (cache, 0o777)):
+        target.chmod(mode)
+        load_rules_remembered(rules_file, remember=False)
+        target.chmod(0o600 if target == remembered else 0o700)
+    assert calls == [rules_file, rules_file]  # read from YAML again both times, not unpickled
+    load_rules_remembered(rules_file, remember=False)
+    assert len(calls) == 2
