@@ -59,6 +59,15 @@ class _Tracking(NamedTuple):
     refused: str | None = None  # why the redirect service will refuse it, if it will
 
 
+class _Judged(NamedTuple):
+    """What is known of a link value whatever the file it is in."""
+
+    value: str  # the attribute value, entity-decoded
+    decision: Decision
+    tracking: _Tracking
+    verdict: Verdict | None
+
+
 class Rewriter:
     """The engine for one rule set; reuse it across documents."""
 
@@ -80,7 +89,7 @@ class Rewriter:
         self._prefix_bytes = self._prefix.encode("ascii")
         self._marker_names = {name.encode("latin-1") for name in self.policy.marker_attributes}
         self._tokens: dict[tuple[str, str], str] = {}
-        self._decisions: dict[tuple[str, tuple[tuple[str, str], ...], str], Decision] = {}
+        self._judged: dict[tuple[bytes, tuple[tuple[str, bytes], ...], str], _Judged] = {}
 
     def rewrite(
         self,
@@ -157,20 +166,22 @@ class Rewriter:
         if link is None:
             return tag.raw, None, False
         encoding = document.encoding
-        value = decode_attribute_value(encoding.decode(tag.value(link)))
-        decision = self._decide(tag, value, encoding)
-        tracking = self._tracking(decision, document.context)
-        tracking_url, destination, note = tracking.url, tracking.destination, tracking.note
-        verdict = self._verdict(decision, tracking)
-        own = tracking_url is not None and (
+        judged = self._judge(tag, tag.value(link), encoding)
+        decision, tracking, verdict = judged.decision, judged.tracking, judged.verdict
+        if decision.action is Action.REWRITTEN and self.ring is not None:
+            assert decision.destination is not None
+            token = self._token(decision.destination, document.context)
+            tracking = tracking._replace(url=self._prefix + token)
+        own = tracking.url is not None and (
             decision.action is Action.REWRITTEN or decision.reason is Reason.OWN_DOMAIN
         )
         edits: list[Edit] = []
-        if decision.action is Action.REWRITTEN and tracking_url is not None:
-            escaped = escape_attribute_value(tracking_url, link.quote.decode("ascii"))
+        if decision.action is Action.REWRITTEN and tracking.url is not None:
+            escaped = escape_attribute_value(tracking.url, link.quote.decode("ascii"))
             edits.append(value_edit(link, escaped.encode("ascii")))
         if own:
             edits += self._annotation(tag, link, verdict)
+        note = tracking.note
         record = LinkRecord(
             file=document.path,
             line=document.line,
@@ -178,12 +189,12 @@ class Rewriter:
             tag=tag.name,
             attribute=LINK_ATTRIBUTE,
             text=self._text(tag, encoding) if self.link_texts else "",
-            original=value,
-            tracking_url=tracking_url,
+            original=judged.value,
+            tracking_url=tracking.url,
             action=decision.action,
             reason=decision.reason,
             detail=decision.detail if note is None else f"{decision.detail}; {note}",
-            destination=destination,
+            destination=tracking.destination,
             in_conditional_comment=tag.in_conditional_comment,
             status=None if verdict is None else verdict.status,
             status_reason=None if verdict is None else verdict.reason,
@@ -196,43 +207,44 @@ class Rewriter:
             return "" if alt is None else decode_attribute_value(encoding.decode(tag.value(alt)))
         return link_text(tag.following, tag.name, encoding.decode)
 
-    def _decide(self, tag: LinkTag, value: str, encoding: DocumentEncoding) -> Decision:
-        """The policy's decision, memoised: templates repeat their links, files their footers."""
-        markers = self._marker_values(tag, encoding)
-        key = (value, tuple(markers.items()), encoding.codec)
-        decision = self._decisions.get(key)
-        if decision is None:
-            if len(self._decisions) >= MEMO_SIZE:
-                self._decisions.clear()
-            decision = self._decisions[key] = self._decide_uncached(value, markers, encoding)
-        return decision
+    def _judge(self, tag: LinkTag, raw: bytes, encoding: DocumentEncoding) -> _Judged:
+        """Decision, tracking and status of a link value, memoised: templates repeat their
+        links, files their footers. (Only the token depends on the file; it is added after.)"""
+        key = (raw, self._markers_of(tag), encoding.codec)
+        judged = self._judged.get(key)
+        if judged is None:
+            if len(self._judged) >= MEMO_SIZE:
+                self._judged.clear()
+            judged = self._judged[key] = self._judge_uncached(raw, key[1], encoding)
+        return judged
 
-    def _decide_uncached(
-        self, value: str, markers: dict[str, str], encoding: DocumentEncoding
-    ) -> Decision:
-        decision = self.policy.decide(value, markers, encoding.codec)
-        destination = decision.destination or ""
-        if decision.action is Action.REWRITTEN and len(destination) > MAX_DESTINATION:
-            detail = f"the destination is longer than {MAX_DESTINATION:,} characters"
-            return Decision(Action.SKIPPED, Reason.TOO_LONG, detail, destination, decision.host)
-        return decision
-
-    def _marker_values(self, tag: LinkTag, encoding: DocumentEncoding) -> dict[str, str]:
-        values: dict[str, str] = {}
+    def _markers_of(self, tag: LinkTag) -> tuple[tuple[str, bytes], ...]:
+        """The raw values of the tag's attributes that can carry a no-track marker."""
+        markers = []
         for name in tag.names() & self._marker_names:
             attribute = tag.attribute(name.decode("latin-1"))
             assert attribute is not None
-            values[attribute.name] = decode_attribute_value(encoding.decode(tag.value(attribute)))
-        return values
+            markers.append((attribute.name, tag.value(attribute)))
+        return tuple(sorted(markers))
 
-    def _tracking(self, decision: Decision, context: str) -> _Tracking:
-        """The tracking URL of a link and the destination behind it, as far as they are known."""
+    def _judge_uncached(
+        self, raw: bytes, markers: tuple[tuple[str, bytes], ...], encoding: DocumentEncoding
+    ) -> _Judged:
+        value = decode_attribute_value(encoding.decode(raw))
+        values = {name: decode_attribute_value(encoding.decode(text)) for name, text in markers}
+        decision = self.policy.decide(value, values, encoding.codec)
+        destination = decision.destination or ""
+        if decision.action is Action.REWRITTEN and len(destination) > MAX_DESTINATION:
+            detail = f"the destination is longer than {MAX_DESTINATION:,} characters"
+            decision = Decision(Action.SKIPPED, Reason.TOO_LONG, detail, destination, decision.host)
+        tracking = self._tracking(decision)
+        return _Judged(value, decision, tracking, self._verdict(decision, tracking))
+
+    def _tracking(self, decision: Decision) -> _Tracking:
+        """The tracking URL of a link and the destination behind it, as far as they are known
+        without the file (a new tracking URL's token carries the file: `process` adds it)."""
         if decision.action is Action.REWRITTEN:
-            assert decision.destination is not None
-            if self.ring is None:
-                return _Tracking(None, decision.destination)
-            token = self._token(decision.destination, context)
-            return _Tracking(self._prefix + token, decision.destination)
+            return _Tracking(None, decision.destination)
         if decision.action is Action.ALREADY_TRACKED:
             assert decision.destination is not None
             if decision.reason is Reason.CLICK_TRACKER:
