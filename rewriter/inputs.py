@@ -25,7 +25,7 @@ _SIGNATURES = (
 )
 # Control bytes that text never holds (tab, LF, FF, CR and ESC excluded).
 _CONTROLS = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20)])
-_SAMPLE = 4096
+_SAMPLE = 1024  # the engine passes the first 1024 bytes, whatever the chunks
 _BINARY_SHARE = 0.10
 
 Write = Callable[[bytes], object]

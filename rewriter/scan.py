@@ -45,17 +45,20 @@ RAW_TEXT_ELEMENTS = (
 DEFAULT_LINK_TAGS = ("a", "area", "v:*")
 
 # One attribute section, as the tokenizer reads it: separators (whitespace and `/`), names (which
-# may start with `=`), and values after `=`: double-quoted, single-quoted or unquoted. Possessive
-# quantifiers make it linear: it never backtracks, even on a tag with no closing `>`.
+# may start with `=`), and values after `=`: double-quoted, single-quoted or unquoted (never
+# starting with a quote). Once a name is followed by `=`, its value must be there: a quote still
+# open makes the whole tag incomplete, as it is for a browser, instead of ending at a `>` inside
+# the value. Possessive quantifiers make it linear: it never backtracks.
+_VALUE = rb"(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])[^\t\n\f\r >]*+)"
 _ATTRS = (
     rb"(?:[\t\n\f\r /]++"
     rb"|[^\t\n\f\r />][^\t\n\f\r />=]*+"
-    rb"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))?+)*+"
+    rb"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+" + _VALUE + rb"|(?![\t\n\f\r ]*+=)))*+"
 )
 _TAG = re.compile(rb"<([A-Za-z][^\t\n\f\r />]*+)(" + _ATTRS + rb")>")
-_ATTRIBUTE = re.compile(
+_ATTRIBUTE = re.compile(  # one attribute of a complete tag (matched by _TAG), with its parts
     rb"[\t\n\f\r /]*+([^\t\n\f\r />][^\t\n\f\r />=]*+)"
-    rb"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"([^\"]*+)\"|'([^']*+)'|([^\t\n\f\r >]*+)))?+"
+    rb"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"([^\"]*+)\"|'([^']*+)'|(?![\"'])([^\t\n\f\r >]*+)))?+"
 )
 _COMMENT_END = re.compile(rb"--!?>")
 _CONDITIONAL_OPEN = re.compile(rb"<!--\[if[^\]>]*+\]>")

@@ -39,8 +39,8 @@ def annotation_edits(tag: LinkTag, after: Attribute, name: str, value: str | Non
     A new attribute goes right after `after` (the link attribute), double-quoted.
     """
     existing = tag.attribute(name)
-    if value is None:
-        return [] if existing is None else [_removal(tag.raw, existing)]
+    if value is None:  # every copy goes: a repeated attribute is still ours
+        return [_removal(tag.raw, copy) for copy in _copies(tag, name)]
     encoded = value.encode("ascii")
     if existing is None:
         return [Edit(after.end, after.end, b" " + name.encode("ascii") + b'="' + encoded + b'"')]
@@ -65,7 +65,12 @@ def mask_tag(tag: LinkTag, link: Attribute | None, annotation: str | None) -> by
     if link is not None:
         edits.append(Edit(link.value_start, link.value_end, _MASK))
     if annotation is not None:
-        existing = tag.attribute(annotation)
-        if existing is not None:
-            edits.append(_removal(tag.raw, existing))
+        edits += (_removal(tag.raw, copy) for copy in _copies(tag, annotation))
     return apply_edits(tag.raw, edits)
+
+
+def _copies(tag: LinkTag, name: str) -> list[Attribute]:
+    """Every attribute of this name, the first included (browsers read only the first)."""
+    if tag.attribute(name) is None:  # the usual case, without parsing every attribute again
+        return []
+    return [attribute for attribute in tag.attributes if attribute.name == name]
