@@ -37,12 +37,12 @@ def load_rules_remembered(path: Path, *, remember: bool) -> Rules:
     import pickle
 
     from rewriter import __version__
-    from rewriter.rulesfile import MAX_RULES_BYTES, load_rules
+    from rewriter.rules import MAX_RULES_BYTES
 
     with open(path, "rb") as handle:
         data = handle.read(MAX_RULES_BYTES + 1)
     if len(data) > MAX_RULES_BYTES:
-        return load_rules(path)  # refused there, with the message
+        return _validated(path)  # refused there, with the message
     identity = f"{__version__}\0{os.path.realpath(path)}\0".encode() + data
     cached = cache_dir() / f"rules.{hashlib.sha256(identity).hexdigest()[:32]}.pickle"
     try:
@@ -52,10 +52,16 @@ def load_rules_remembered(path: Path, *, remember: bool) -> Rules:
                 return rules
     except Exception:  # absent, unreadable or not ours: validate the file again
         pass
-    rules = load_rules(path)
+    rules = _validated(path)
     if remember:
         _remember(cached, pickle.dumps(rules, protocol=pickle.HIGHEST_PROTOCOL))
     return rules
+
+
+def _validated(path: Path) -> Rules:
+    from rewriter.rulesfile import load_rules  # the YAML reader: only when not remembered
+
+    return load_rules(path)
 
 
 def _private(path: Path) -> bool:

@@ -13,6 +13,8 @@ from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
+MAX_RULES_BYTES = 1 << 20  # 1 MiB: a rules file is a few kilobytes
+
 
 class MarkerMatch(StrEnum):
     """How a no-track marker matches an attribute."""

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from rewriter.rules import (
     DEFAULT_CLICK_TRACKERS,
     DEFAULT_NO_TRACK,
+    MAX_RULES_BYTES,
     Certificate,
     CertificateState,
     Checks,
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
     from yaml.nodes import Node
 
 RULES_FILENAME = "rewriter.yaml"
-MAX_RULES_BYTES = 1 << 20  # 1 MiB: a rules file is a few kilobytes
 _MAX_DEPTH = 20  # the layout nests 6 deep; anything far deeper is not a rules file
 _MAX_NODES = 10_000  # a large rules file holds a few hundred values; this bounds the work to ~1 s
 
