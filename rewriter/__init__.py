@@ -10,6 +10,7 @@ this library.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from rewriter.models import Action, LinkRecord, Reason, Result, Status, Verdict
@@ -30,6 +31,7 @@ __all__ = [
     "Verdict",
     "load_rules",
     "rewrite",
+    "rewrite_many",
 ]
 
 
@@ -51,3 +53,31 @@ def rewrite(data: bytes, rules: Rules, *, file: str | None = None) -> Result:
     from rewriter.factory import make_rewriter
 
     return make_rewriter(rules, keys=True).rewrite(data, file=file)
+
+
+def rewrite_many(
+    documents: Iterable[tuple[str, bytes]], rules: Rules, *, safe: bool = True
+) -> Iterator[tuple[str, Result]]:
+    """Rewrite documents one by one as they come, yielding `(name, result)` lazily.
+
+    One engine serves them all (keys, preload list and memos are set up once), and nothing is
+    kept between documents but bounded memos, so this runs inside any pipeline: a task queue,
+    a Spark `mapPartitions`, a send loop. `name` is the document's attribution (its path
+    relative to the template folder, when the rules say `context: path`). With `safe`, each
+    changed document also passes the independent check before it is yielded; one that does not
+    raises `rewriter.engine.PreservationError`.
+    """
+    from rewriter.engine import PreservationError
+    from rewriter.factory import make_rewriter
+    from rewriter.verify import safe_check
+
+    engine = make_rewriter(rules, keys=True)
+    for name, data in documents:
+        result = engine.rewrite(data, file=name, relative=name)
+        if safe and result.changed:
+            problems = safe_check(
+                data, result.output, engine, result.links, file=name, relative=name
+            )
+            if problems:
+                raise PreservationError(f"{name}: " + "; ".join(problems))
+        yield name, result
