@@ -265,29 +265,46 @@ def _rewrite_stdin_whole(engine: Rewriter, options: RewriteOptions, data: bytes)
 
 
 def _stream_stdin(engine: Rewriter, options: RewriteOptions, head: bytes, stdin: BinaryIO) -> int:
-    """A very large message: rewritten as it is read, in bounded memory. The re-scan proof runs
-    as it goes; if it fails at the end, the output already written is not trustworthy (exit 123).
-    """
+    """A very large message: rewritten as it is read, in bounded memory. The byte proof runs as
+    it goes and, unless --fast, the streaming safety check (round trip, idempotence); if either
+    fails at the end, the output already written must not be used (exit 123)."""
     from itertools import chain
 
     from rewriter.engine import PreservationError
+    from rewriter.inputs import TemplateError
+    from rewriter.verify import StreamingCheck
 
+    check = None if options.fast else StreamingCheck(engine, file="-")
     report = Report()
     rest = iter(lambda: stdin.read(STDIN_CHUNK), b"")
+
+    def write(data: bytes) -> None:
+        _write_stdout(data)
+        if check is not None:
+            check.output(data)
+
     with _ReportWriter(options.report_path) as report_file:
 
         def on_link(record: LinkRecord) -> None:
             report.links[record.action] += 1
             report_file.write_record(record)
+            if check is not None:
+                check.link(record)
 
+        problems: list[str] = []
         try:
             outcome = engine.rewrite_stream(
-                chain((head,), rest), _write_stdout, file="-", relative="-", on_link=on_link
+                chain((head,), rest), write, file="-", relative="-", on_link=on_link
             )
-        except PreservationError as error:
-            _err(f"-: error: {error}; the output written so far must not be used")
-            report.files[FileState.FAILED] += 1
-            return report.exit_code
+        except (PreservationError, TemplateError) as error:
+            problems.append(str(error))
+        found = [] if check is None else check.finish()
+        if found:
+            problems.append("the safety check failed: " + "; ".join(found))
+    if problems:
+        _err(f"-: error: {'; '.join(problems)}; the output written so far must not be used")
+        report.files[FileState.FAILED] += 1
+        return report.exit_code
     for warning in outcome.warnings:
         _err(f"warning: {warning}")
     report.files[FileState.REWRITTEN if outcome.changed else FileState.UNCHANGED] += 1

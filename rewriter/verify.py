@@ -598,3 +598,70 @@ def _token_problem(url: str, destination: str | None, engine: Rewriter) -> str |
     if contents.destination != destination:
         return f"{url} leads to {contents.destination}, not to {destination}"
     return None
+
+
+class StreamingCheck:
+    """The safe mode for a message too large to hold: checked as it streams.
+
+    Round trip: every rewritten link's token is read back as its record arrives. Idempotence:
+    a second engine pass runs in a thread over the output as it is written, and its output must
+    hash the same. (The lxml structure check needs whole documents; the engine's byte proof,
+    which also streams, stands in for it.)
+    """
+
+    def __init__(self, engine: Rewriter, *, file: str | None = None) -> None:
+        import hashlib
+        import queue
+        import threading
+
+        from rewriter.engine import Rewriter
+
+        self._engine = engine
+        # The second pass gets its own engine: the two run at once, each with its own memos.
+        self._second = Rewriter(engine.rules, engine.ring, engine.classifier, link_texts=False)
+        self._problems: list[str] = []
+        self._written = hashlib.blake2b()
+        self._again = hashlib.blake2b()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._second_pass, args=(file,), daemon=True)
+        self._thread.start()
+
+    def output(self, data: bytes) -> None:
+        """Take each piece of output as it is written."""
+        self._written.update(data)
+        self._queue.put(data)
+
+    def link(self, record: LinkRecord) -> None:
+        """Take each link record as it is made."""
+        if record.action is not Action.REWRITTEN or record.tracking_url is None:
+            return
+        problem = _token_problem(record.tracking_url, record.destination, self._engine)
+        if problem is not None and len(self._problems) < MAX_PROBLEMS:
+            where = f"{record.file or '-'}:{record.line}:{record.column}"
+            self._problems.append(f"round trip: {where}: {problem}")
+
+    def finish(self) -> list[str]:
+        """The problems found, once the output is complete."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._failure is not None:
+            self._problems.append(f"idempotence: the check could not run: {self._failure!r}")
+        elif self._again.digest() != self._written.digest():
+            self._problems.append("idempotence: a second run over the output changes it")
+        return self._problems
+
+    def _chunks(self) -> Iterator[bytes]:
+        while (chunk := self._queue.get()) is not None:
+            yield chunk
+
+    def _second_pass(self, file: str | None) -> None:
+        try:
+            self._second.rewrite_stream(
+                self._chunks(), self._again.update, file=file, relative=file, prove=False,
+                on_link=lambda record: None,
+            )  # fmt: skip
+        except BaseException as error:  # reported by finish(), never lost in the thread
+            self._failure = error
+            for _ in self._chunks():  # drain, so the writer is never blocked
+                pass

@@ -57,3 +57,46 @@ def test_the_safety_check_passes_on_a_real_rewrite(source: Source) -> None:
     engine = make_rewriter(load_rules(DEFAULT_RULES), keys=True)
     outcome = process_source(source, engine, Job(WriteMode.IN_PLACE))
     assert outcome.state is FileState.REWRITTEN
+
+
+# A message too large to hold streams; unless --fast, it is checked as it streams.
+
+PAGE = b'<p>text</p><a href="https://www.example.com/a">a</a>\n' * 400
+
+
+@pytest.fixture
+def small_buffer(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rewriter.commands
+
+    monkeypatch.setattr(rewriter.commands, "STDIN_BUFFER_LIMIT", 1000)
+    monkeypatch.setattr(rewriter.commands, "STDIN_CHUNK", 777)
+
+
+def _rewrite_stdin(*options: str) -> tuple[int, bytes, str]:
+    from click.testing import CliRunner
+
+    from rewriter.cli import main
+
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["rewrite", "-", "--rules", str(DEFAULT_RULES), *options], input=PAGE
+    )
+    return result.exit_code, result.stdout_bytes, result.stderr
+
+
+@pytest.mark.usefixtures("small_buffer")
+@pytest.mark.parametrize("options", [(), ("--fast",)])
+def test_a_streamed_message_is_rewritten_like_a_held_one(options: tuple[str, ...]) -> None:
+    code, output, stderr = _rewrite_stdin(*options)
+    assert (code, stderr) == (0, "")
+    engine = make_rewriter(load_rules(DEFAULT_RULES), keys=True)
+    assert output == engine.rewrite(PAGE, file="-", relative="-").output
+
+
+@pytest.mark.usefixtures("small_buffer")
+def test_a_streamed_message_failing_its_check_exits_123(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rewriter.verify, "_token_problem", lambda *args: "does not read back")
+    code, _, stderr = _rewrite_stdin()
+    assert code == 123
+    assert stderr.startswith("-: error: the safety check failed: round trip: -:1:12: does not")
+    assert stderr.endswith("the output written so far must not be used\n")
