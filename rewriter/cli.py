@@ -36,6 +36,12 @@ _rules_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="The rules file (default: rewriter.yaml in this folder or a parent).",
 )
+_include_option = click.option(
+    "--include", multiple=True, help="Glob of files to take in folders (repeatable)."
+)
+_exclude_option = click.option(
+    "--exclude", multiple=True, help="Glob of files to leave out (repeatable)."
+)
 _preload_option = click.option(
     "--preload-list",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -53,8 +59,8 @@ _preload_option = click.option(
 @click.option("--diff", is_flag=True, help="Write nothing; print a unified diff.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write one JSON object per link to this file.")  # fmt: skip
-@click.option("--include", multiple=True, help="Glob of files to take in folders (repeatable).")
-@click.option("--exclude", multiple=True, help="Glob of files to leave out (repeatable).")
+@_include_option
+@_exclude_option
 @_preload_option
 @click.option("--workers", type=click.IntRange(min=1),
               help="Worker processes (default: the processors this process may use).")  # fmt: skip
@@ -134,8 +140,8 @@ def _write_mode(
 @_rules_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "ndjson", "csv"]),
               help="Output format (default: table on a terminal, else ndjson).")  # fmt: skip
-@click.option("--include", multiple=True, help="Glob of files to take in folders (repeatable).")
-@click.option("--exclude", multiple=True, help="Glob of files to leave out (repeatable).")
+@_include_option
+@_exclude_option
 @_preload_option
 def links(
     paths: tuple[str, ...],
@@ -159,8 +165,8 @@ def links(
               help="Comma-separated statuses that fail the check.")  # fmt: skip
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Judge certificate dates as of this day (default: today).")  # fmt: skip
-@click.option("--include", multiple=True, help="Glob of files to take in folders (repeatable).")
-@click.option("--exclude", multiple=True, help="Glob of files to leave out (repeatable).")
+@_include_option
+@_exclude_option
 @_preload_option
 def check(
     paths: tuple[str, ...],
