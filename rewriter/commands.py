@@ -122,9 +122,9 @@ def _rewrite_files(
     report = Report(check=options.mode in ("check", "diff"))
     interrupted = False
     with _ReportWriter(options.report_path) as report_file, _terminate_as_interrupt():
-        for message in discovery.errors:
-            _err(message)
-            report.add(FileOutcome(message.split(":", 1)[0], FileState.FAILED))
+        for error in discovery.errors:
+            _err(error.message)
+            report.add(FileOutcome(error.display, FileState.FAILED))
         try:
             for outcome in run(sources, job, engine, settings, workers=workers, cache=cache):
                 if outcome.message or outcome.warnings or outcome.diff:
@@ -149,10 +149,17 @@ def _rewrite_files(
 
 
 def _refuse_overwriting_inputs(sources: Sequence[Source], out_dir: Path) -> None:
-    """`--out` the same as an input folder would write over the inputs: refuse before any work."""
-    targets = {os.path.realpath(out_dir / source.relative): source for source in sources}
+    """`--out` the same as an input folder would write over the inputs: refuse before any work.
+
+    A file lands on `out_dir / relative`, so it would overwrite itself exactly when the folder
+    it was found from (its path without `relative`) is `out_dir`: one check per such folder.
+    """
+    out = os.path.realpath(out_dir)
+    roots: dict[str, Source] = {}
     for source in sources:
-        if os.path.realpath(source.path) in targets:
+        roots.setdefault(str(source.path)[: -len(source.relative)] or ".", source)
+    for root, source in roots.items():
+        if os.path.realpath(root) == out:
             raise CommandError(
                 f"--out {out_dir} would overwrite the input {source.display}: choose another"
                 " folder (or --in-place)"
@@ -432,8 +439,8 @@ def _inputs(options: InspectOptions) -> Iterator[_Input]:
         yield _Input("-", "-", sys.stdin.buffer.read())
         return
     discovery = find_sources(options.paths, options.include, options.exclude)
-    for message in discovery.errors:
-        yield _Input(message.split(":", 1)[0], "", None, f"{message}")
+    for error in discovery.errors:
+        yield _Input(error.display, "", None, error.message)
     for source in discovery.sources:
         try:
             yield _Input(source.display, source.relative, read_bytes(source.path))

@@ -41,10 +41,22 @@ class Source:
         return str(self.path)
 
 
+@dataclass(frozen=True, slots=True)
+class PathError:
+    """A path given (or found) that cannot be taken: reported like a failed file."""
+
+    display: str
+    reason: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.display}: error: {self.reason}"
+
+
 @dataclass(slots=True)
 class Discovery:
     sources: list[Source]
-    errors: list[str]  # paths that do not exist or cannot be walked
+    errors: list[PathError]  # paths that do not exist or cannot be walked
 
 
 def find_sources(
@@ -63,7 +75,7 @@ def find_sources(
     excludes = GlobSet(exclude, case_sensitive=True)
     skipped = {_identity(path) for path in skip_dirs if path.exists()}
     found: dict[Path, Source] = {}
-    errors: list[str] = []
+    errors: list[PathError] = []
     for given in paths:
         path = Path(given)
         if path.is_dir():
@@ -72,9 +84,9 @@ def find_sources(
         elif path.is_file():
             found.setdefault(path, Source(path, path.name))
         elif not path.exists():
-            errors.append(f"{given}: error: no such file or folder")
+            errors.append(PathError(given, "no such file or folder"))
         else:
-            errors.append(f"{given}: error: not a regular file or folder")
+            errors.append(PathError(given, "not a regular file or folder"))
     return Discovery(sorted(found.values(), key=lambda source: str(source.path)), errors)
 
 
@@ -83,12 +95,12 @@ def _walk(
     includes: GlobSet,
     excludes: GlobSet,
     skipped: set[tuple[int, int]],
-    errors: list[str],
+    errors: list[PathError],
 ) -> list[Source]:
     sources = []
 
     def on_error(error: OSError) -> None:
-        errors.append(f"{error.filename}: error: {error.strerror}")
+        errors.append(PathError(str(error.filename), str(error.strerror)))
 
     # Symlinked folders are not followed, which also rules out symlink loops.
     for folder, dirs, files in os.walk(root, onerror=on_error):
