@@ -89,6 +89,7 @@ class Rewriter:
         self._prefix_bytes = self._prefix.encode("ascii")
         self._marker_names = {name.encode("latin-1") for name in self.policy.marker_attributes}
         self._tokens: dict[tuple[str, str], str] = {}
+        self._own: dict[tuple[bytes, str], bool] = {}  # the proof's question, memoised
         self._judged: dict[tuple[bytes, tuple[tuple[str, bytes], ...], str], _Judged] = {}
 
     def rewrite(
@@ -315,9 +316,15 @@ class Rewriter:
         """Whether a link value (as written) is on the current tracking domain."""
         if raw_value.startswith(self._prefix_bytes):
             return True
-        value = decode_attribute_value(encoding.decode(raw_value))
-        decision = self.policy.decide_url(value, encoding.codec)
-        return decision.reason is Reason.OWN_DOMAIN
+        key = (raw_value, encoding.codec)
+        own = self._own.get(key)
+        if own is None:
+            if len(self._own) >= MEMO_SIZE:
+                self._own.clear()
+            value = decode_attribute_value(encoding.decode(raw_value))
+            decision = self.policy.decide_url(value, encoding.codec)
+            own = self._own[key] = decision.reason is Reason.OWN_DOMAIN
+        return own
 
 
 def _token_of(tracking_url: str) -> str:

@@ -90,9 +90,17 @@ class LinkTag:
     name: str  # lower case
     attributes_at: int  # where the attributes start in `raw` (just after the name)
     in_conditional_comment: bool
-    following: bytes = field(repr=False)  # up to LOOKAHEAD bytes after the tag
+    # The buffer the tag was found in and where the tag ends in it: `following` slices it only
+    # when asked for (link text), not for every tag.
+    _buffer: bytes = field(repr=False)
+    _end: int = field(repr=False)
     # The first match per attribute name, replaced by its Attribute once asked for.
     _first: dict[bytes, re.Match[bytes] | Attribute] | None = field(default=None, repr=False)
+
+    @property
+    def following(self) -> bytes:
+        """Up to LOOKAHEAD bytes after the tag (always there, unless the input ends first)."""
+        return self._buffer[self._end : self._end + LOOKAHEAD]
 
     @property
     def attributes(self) -> list[Attribute]:
@@ -437,7 +445,8 @@ class Scanner:
             name=match.group(1).decode("latin-1").lower(),
             attributes_at=match.start(2) - start,
             in_conditional_comment=self._mode is _Mode.CONDITIONAL,
-            following=buffer[end : end + LOOKAHEAD],
+            _buffer=buffer,
+            _end=end,
         )
 
     def _raw_text(self, buffer: bytes, start: int, final: bool) -> int | OversizedTag | None:
