@@ -15,7 +15,7 @@ from itertools import chain
 from typing import NamedTuple
 
 from rewriter.decide import Policy
-from rewriter.encoding import PRESCAN_BYTES, DocumentEncoding, sniff
+from rewriter.encoding import PRESCAN_BYTES, UNSUPPORTED, DocumentEncoding, sniff
 from rewriter.entities import decode_attribute_value, escape_attribute_value
 from rewriter.inputs import TemplateError, binary_kind, encoding_back, utf8_view
 from rewriter.keys import KeyRing
@@ -143,9 +143,15 @@ class Rewriter:
             )
             outcome.encoding = encoding
             return outcome
-        kind = binary_kind(
-            head[:PRESCAN_BYTES]
-        )  # a fixed sample: the verdict must not depend on chunks
+        if encoding.codec == UNSUPPORTED:
+            raise TemplateError(
+                f"the charset {encoding.declared} is not supported: its bytes are not read"
+                " one by one like ASCII (convert the template to UTF-8)"
+            )
+        if encoding.source == "meta":  # rewriting must not move the declaration out of reach
+            write = _SameEncoding(write, encoding)
+        # A fixed sample: the verdict must not depend on where the chunks are cut.
+        kind = binary_kind(head[:PRESCAN_BYTES])
         if kind is not None:
             raise TemplateError(f"not a template: it looks like {kind}")
         proof = _Proof(self, encoding) if prove else None
@@ -156,6 +162,8 @@ class Rewriter:
             document.take(piece, write)
         if proof is not None:
             proof.finish()
+        if isinstance(write, _SameEncoding):
+            write.finish()
         document.note_input(scanner.unfinished)
         return StreamOutcome(
             document.records, document.encoding, document.changed, document.warnings
@@ -513,6 +521,35 @@ class _Proof:
         if link is None or not self._engine.is_own_value(tag.value(link), self._encoding):
             return tag.raw
         return mask_tag(tag, link, self._engine.rules.annotation_attribute)
+
+
+class _SameEncoding:
+    """Passes output through, and checks that a browser reads its first 1024 bytes to the same
+    charset as the input's: longer links before `<meta charset>` could push it out of reach."""
+
+    def __init__(self, write: Write, encoding: DocumentEncoding) -> None:
+        self._write = write
+        self._encoding = encoding
+        self._head: bytes | None = b""
+
+    def __call__(self, data: bytes) -> None:
+        if self._head is not None:
+            self._head += data
+            if len(self._head) >= PRESCAN_BYTES:
+                self.finish()
+        self._write(data)
+
+    def finish(self) -> None:
+        if self._head is None:
+            return
+        found = sniff(self._head)
+        self._head = None
+        if found.codec != self._encoding.codec:
+            raise TemplateError(
+                f"rewriting would move the charset declaration ({self._encoding.declared}) out of"
+                " the first 1,024 bytes, where browsers look for it: put <meta charset> first in"
+                " <head>, before any link"
+            )
 
 
 def _with_head(chunks: Iterator[bytes]) -> Iterator[bytes]:

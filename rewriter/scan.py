@@ -223,7 +223,8 @@ def _patterns(link_tags: tuple[str, ...]) -> _Patterns:
             + rb"|" + revealed_opener
             + rb"|<(?![A-Za-z!/?])"
             rb"|</>"
-            rb"|<(?!!--" + not_endif + rb")[!?/][^>]*+>"
+            # Bogus comments end at the first `>`; `</` and a letter is an end tag, never one.
+            rb"|<(?!!--" + not_endif + rb")(?:[!?]|/(?![A-Za-z]))[^>]*+>"
         )  # fmt: skip
 
     inner = skip(conditional=True)
@@ -411,6 +412,8 @@ class Scanner:
             return start + 5  # `<!-->`: an empty comment
         if body == b"->":
             return start + 6  # `<!--->`
+        if len(body) < 2 and not final:
+            return _Wait(start)  # `<!--` or `<!---` at the end of a chunk: the next bytes decide
         conditional = _CONDITIONAL_OPEN.match(buffer, start)
         if not final and conditional is None and _CONDITIONAL_PREFIX.fullmatch(buffer, start):
             return _Wait(start)  # could still become `<!--[if ...]>`
@@ -494,6 +497,15 @@ def _construct_at(buffer: bytes, start: int) -> str:
 @lru_cache(maxsize=32)
 def _raw_end_pattern(name: bytes) -> re.Pattern[bytes]:
     return re.compile(rb"</(?i:" + name + rb")" + _NAME_END)
+
+
+def read_tag(raw: bytes) -> tuple[bytes, list[Attribute]] | None:
+    """The name and attributes of exactly one whole start tag, as the tokenizer reads it;
+    None when the bytes are not that."""
+    match = _TAG.fullmatch(raw)
+    if match is None:
+        return None
+    return match.group(1).lower(), parse_attributes(raw, match.start(2))
 
 
 def parse_attributes(raw: bytes, pos: int) -> list[Attribute]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rewriter.scan import Attribute, LinkTag
+from rewriter.scan import Attribute, LinkTag, read_tag
 
 _WHITESPACE = b"\t\n\f\r "
+_SPACES = (b"\t", b"\n", b"\f", b"\r", b" ")
 _MASK = b"\x00"
 
 
@@ -40,7 +41,7 @@ def annotation_edits(tag: LinkTag, after: Attribute, name: str, value: str | Non
     """
     existing = tag.attribute(name)
     if value is None:  # every copy goes: a repeated attribute is still ours
-        return [_removal(tag.raw, copy) for copy in _copies(tag, name)]
+        return _safe_removals(tag, _copies(tag, name))
     encoded = value.encode("ascii")
     if existing is None:
         return [Edit(after.end, after.end, b" " + name.encode("ascii") + b'="' + encoded + b'"')]
@@ -59,13 +60,54 @@ def _removal(raw: bytes, attribute: Attribute) -> Edit:
     return Edit(start, attribute.end, b"")
 
 
+def _safe_removals(tag: LinkTag, copies: list[Attribute]) -> list[Edit]:
+    """Removals that leave every other attribute exactly as it was.
+
+    Taking the whitespace before an attribute can join its neighbours (`href=x data-...="s"/>`
+    would make the unquoted value `x/`); then only the attribute itself goes, and if even that
+    would change another attribute (`download data-...="s"=x` gives `download=x`), the
+    attribute stays: a stale annotation is harmless, a changed tag is not.
+    """
+    if not copies:
+        return []
+    with_space = [_removal(tag.raw, copy) for copy in copies]
+    if all(tag.raw[copy.end : copy.end + 1] in (b">", *_SPACES) for copy in copies):
+        return with_space  # followed by whitespace or `>`: nothing can join (the usual case)
+    kept = (tag.name.encode("latin-1"), _attribute_tuples(tag.raw, tag.attributes, without=copies))
+    for edits in (with_space, [Edit(copy.start, copy.end, b"") for copy in copies]):
+        candidate = apply_edits(tag.raw, edits)
+        parsed = read_tag(candidate)
+        if parsed is not None and (parsed[0], _attribute_tuples(candidate, parsed[1])) == kept:
+            return edits
+    return []
+
+
+def _attribute_tuples(
+    raw: bytes,
+    attributes: list[Attribute],
+    without: list[Attribute] = (),  # type: ignore[assignment]
+) -> list[tuple[str, bytes, bytes, bool]]:
+    removed = {attribute.start for attribute in without}
+    return [
+        (a.name, raw[a.value_start : a.value_end], a.quote, a.has_value)
+        for a in attributes
+        if a.start not in removed
+    ]
+
+
 def mask_tag(tag: LinkTag, link: Attribute | None, annotation: str | None) -> bytes:
-    """The tag with the link value blanked and the annotation attribute removed."""
+    """The tag with the link value blanked and the annotation attribute removed, the way the
+    rewrite removes it (so that input and output mask to the same bytes)."""
     edits = []
     if link is not None:
         edits.append(Edit(link.value_start, link.value_end, _MASK))
     if annotation is not None:
-        edits += (_removal(tag.raw, copy) for copy in _copies(tag, annotation))
+        copies = _copies(tag, annotation)
+        removals = _safe_removals(tag, copies)
+        if removals or not copies:
+            edits += removals
+        else:  # left in place by the rewrite (see _safe_removals): only its value is masked
+            edits += (Edit(copy.value_start, copy.value_end, _MASK) for copy in copies)
     return apply_edits(tag.raw, edits)
 
 
