@@ -149,7 +149,7 @@ class Rewriter:
                 " one by one like ASCII (convert the template to UTF-8)"
             )
         if encoding.source == "meta":  # rewriting must not move the declaration out of reach
-            write = _SameEncoding(write, encoding)
+            write = _SameEncoding(write, encoding, head)
         # A fixed sample: the verdict must not depend on where the chunks are cut.
         kind = binary_kind(head[:PRESCAN_BYTES])
         if kind is not None:
@@ -404,7 +404,7 @@ class _Document:
         if isinstance(piece, bytes):
             write(piece)
             if self.proof is not None:
-                self.proof.input(piece)
+                self.proof.input(piece, piece)
                 self.proof.output(piece)
             self._advance(piece)
         elif isinstance(piece, LinkTag):
@@ -420,7 +420,7 @@ class _Document:
         if self.proof is not None:
             link = tag.attribute(LINK_ATTRIBUTE) if masked else None
             annotation = engine.rules.annotation_attribute if masked else None
-            self.proof.input(mask_tag(tag, link, annotation))
+            self.proof.input(mask_tag(tag, link, annotation), tag.raw)
             self.proof.output(new_raw)
         if record is not None:
             self.emit(record)
@@ -489,19 +489,27 @@ class _Proof:
         self._output = hashlib.blake2b()
         self._pending: list[bytes] = []
         self._pending_size = 0
+        # The input's own bytes, kept while all the output is still pending: an output equal to
+        # its input, byte for byte, needs no re-scan (most files of a re-run, and links skipped).
+        self._unscanned_input: list[bytes] | None = []
 
-    def input(self, masked: bytes) -> None:
+    def input(self, masked: bytes, raw: bytes) -> None:
         self._input.update(masked)
+        if self._unscanned_input is not None:
+            self._unscanned_input.append(raw)
 
     def output(self, data: bytes) -> None:
         # Output comes in small pieces; scanning each at once would stop at every cut tag.
         self._pending.append(data)
         self._pending_size += len(data)
         if self._pending_size >= PROOF_BATCH:
+            self._unscanned_input = None
             self._digest(self._scanner.feed(b"".join(self._pending)))
             self._pending, self._pending_size = [], 0
 
     def finish(self) -> None:
+        if self._unscanned_input is not None and self._pending == self._unscanned_input:
+            return  # nothing differs, so nothing differs outside the link values
         self._digest(self._scanner.feed(b"".join(self._pending), last=True))
         self._pending, self._pending_size = [], 0
         if self._output.digest() != self._input.digest():
@@ -527,9 +535,10 @@ class _SameEncoding:
     """Passes output through, and checks that a browser reads its first 1024 bytes to the same
     charset as the input's: longer links before `<meta charset>` could push it out of reach."""
 
-    def __init__(self, write: Write, encoding: DocumentEncoding) -> None:
+    def __init__(self, write: Write, encoding: DocumentEncoding, input_head: bytes) -> None:
         self._write = write
         self._encoding = encoding
+        self._input_head = input_head[:PRESCAN_BYTES]
         self._head: bytes | None = b""
 
     def __call__(self, data: bytes) -> None:
@@ -542,8 +551,10 @@ class _SameEncoding:
     def finish(self) -> None:
         if self._head is None:
             return
-        found = sniff(self._head)
-        self._head = None
+        head, self._head = self._head, None
+        if head[:PRESCAN_BYTES] == self._input_head:  # the usual case: no link in the head
+            return
+        found = sniff(head)
         if found.codec != self._encoding.codec:
             raise TemplateError(
                 f"rewriting would move the charset declaration ({self._encoding.declared}) out of"

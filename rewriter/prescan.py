@@ -8,6 +8,7 @@ accept labels no browser knows; this follows the standard's steps instead.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 PRESCAN_BYTES = 1024
@@ -100,39 +101,27 @@ def meta_charsets(head: bytes) -> Iterator[tuple[str, int]]:
     in order, as the prescan finds them (the caller takes the first it knows)."""
     data = head[:PRESCAN_BYTES]
     position = 0
-    while position < len(data):
-        if data.startswith(b"<!--", position):
-            end = data.find(b"-->", position + 2)
+    while (found := _MARKUP.search(data, position)) is not None:
+        comment, meta, tag, _other = found.groups()
+        start = found.start()
+        if comment is not None:
+            end = data.find(b"-->", start + 2)
             position = len(data) if end < 0 else end + 3
-        elif data[position : position + 5].lower() == b"<meta" and _is_space_or_slash(
-            data, position + 5
-        ):
-            label, position = _meta(data, position + 5)
+        elif meta is not None:
+            label, position = _meta(data, start + 5)
             if label is not None:
                 yield label, position
-        elif _tag_start(data, position):
-            position = _skip_tag(data, position)
-        elif data[position : position + 2] in (b"<!", b"</", b"<?"):
-            end = data.find(b">", position + 2)
-            position = len(data) if end < 0 else end + 1
+        elif tag is not None:
+            position = _skip_tag(data, start)
         else:
-            position += 1
-
-
-def _is_space_or_slash(data: bytes, position: int) -> bool:
-    return data[position : position + 1] in (b"\t", b"\n", b"\f", b"\r", b" ", b"/")
-
-
-def _tag_start(data: bytes, position: int) -> bool:
-    if data[position : position + 1] != b"<":
-        return False
-    offset = 2 if data[position + 1 : position + 2] == b"/" else 1
-    return data[position + offset : position + offset + 1].isalpha()
+            end = data.find(b">", start + 2)
+            position = len(data) if end < 0 else end + 1
 
 
 def _skip_tag(data: bytes, position: int) -> int:
-    while position < len(data) and data[position] not in _SPACE and data[position] != ord(">"):
-        position += 1
+    name = _TAG_NAME.match(data, position)
+    assert name is not None  # the pattern may match nothing
+    position = name.end()
     while True:
         attribute, position = _attribute(data, position)
         if attribute is None:
@@ -166,36 +155,39 @@ def _meta(data: bytes, position: int) -> tuple[str | None, int]:
     return None, position
 
 
+# The standard's "get an attribute", one match: spaces and slashes, then `>` (no attribute) or
+# a name (its first byte may be `=`), then optionally `=` and a quoted or unquoted value.
+_ATTRIBUTE = re.compile(
+    rb"[\t\n\f\r /]*+"
+    rb"(?:(>)|(.[^\t\n\f\r />=]*+)[\t\n\f\r ]*+"
+    rb"(?:=[\t\n\f\r ]*+(?:\"([^\"]*+)(\")?|'([^']*+)(')?|([^\t\n\f\r >]*+)))?)?",
+    re.DOTALL,
+)
+# What the prescan looks at, in the standard's order: a comment, a `<meta` followed by a space or
+# slash, another start or end tag, and `<!`, `</`, `<?` (skipped to the next `>`). Every other
+# byte, a lone `<` included, is stepped over.
+_MARKUP = re.compile(rb"<(?:(!--)|([mM][eE][tT][aA])(?=[\t\n\f\r /])|(/?[A-Za-z])|([!/?]))")
+_TAG_NAME = re.compile(rb"[^\t\n\f\r >]*+")
+
+
 def _attribute(data: bytes, position: int) -> tuple[tuple[bytes, bytes] | None, int]:
     """The standard's "get an attribute": ((name, value) or None, the position after it)."""
-    size = len(data)
-    while position < size and (data[position] in _SPACE or data[position] == ord("/")):
-        position += 1
-    if position >= size or data[position] == ord(">"):
-        return None, position + 1
-    start = position
-    while position < size and (position == start or data[position] != ord("=")):
-        if data[position] in _SPACE or data[position] in b"/>":
-            break
-        position += 1
-    name = data[start:position].lower()
-    while position < size and data[position] in _SPACE:
-        position += 1
-    if position >= size or data[position] != ord("="):
-        return (name, b""), position
-    position += 1
-    while position < size and data[position] in _SPACE:
-        position += 1
-    if position < size and data[position] in b"\"'":
-        quote = data[position]
-        end = data.find(bytes([quote]), position + 1)
-        if end < 0:
-            return None, size
-        return (name, data[position + 1 : end]), end + 1
-    start = position
-    while position < size and data[position] not in _SPACE and data[position] != ord(">"):
-        position += 1
-    return (name, data[start:position]), position
+    found = _ATTRIBUTE.match(data, position)
+    assert found is not None  # every part of the pattern may be empty
+    ended, name, double, double_end, single, single_end, bare = found.groups()
+    if ended is not None:
+        return None, found.end()
+    if name is None:  # the end of the bytes
+        return None, found.end() + 1
+    if double is not None:
+        value, closed = double, double_end is not None
+    elif single is not None:
+        value, closed = single, single_end is not None
+    else:
+        value, closed = bare or b"", True
+    if not closed:
+        return None, len(data)
+    return (name.lower(), value), found.end()
 
 
 def _charset_in_content(content: bytes) -> str | None:
