@@ -81,6 +81,25 @@ def run_command(
     return Run(wall, cpu, done.returncode)
 
 
+# A CPU-bound pure-Python loop: no I/O, no shared data, about a second of work.
+_SPIN = "total = 0\nfor number in range(25_000_000):\n    total += number\n"
+
+
+def parallel_ceiling() -> tuple[float, float]:
+    """What this machine gives two processes: the wall time of the loop alone, then of two at
+    once. On two real cores the second is the first; shared or hyper-threaded ones are slower."""
+    command = [sys.executable, "-c", _SPIN]
+    start = time.perf_counter()
+    subprocess.run(command, check=True)
+    alone = time.perf_counter() - start
+    start = time.perf_counter()
+    pair = [subprocess.Popen(command) for _ in range(2)]
+    for process in pair:
+        process.wait()
+    together = time.perf_counter() - start
+    return alone, together
+
+
 def peak_rss(
     command: Sequence[str], env: Mapping[str, str], scratch: Path, *, stdin: Path | None = None
 ) -> tuple[int, int, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import itertools
 import json
 import os
 import signal
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from rewriter.engine import Rewriter
     from rewriter.preload import PreloadList
     from rewriter.rules import Rules
-    from rewriter.sources import Source
+    from rewriter.sources import PathError, Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,26 +108,23 @@ def _rewrite_files(
 ) -> int:
     from rewriter.progress import Progress
     from rewriter.runner import EngineSettings, available_workers, run
-    from rewriter.sources import find_sources
 
-    skip = [options.out_dir] if options.out_dir is not None else []
-    discovery = find_sources(options.paths, options.include, options.exclude, skip)
-    sources = discovery.sources
     if options.out_dir is not None:
-        _refuse_overwriting_inputs(sources, options.out_dir)
-    workers = max(1, min(options.workers or available_workers(), len(sources)))
+        _refuse_overwriting_inputs(options.paths, options.out_dir)
+    sources = _sources(options)
+    first, found = _take_sources(sources, options.workers or available_workers())
+    workers = max(1, found)  # fewer files than workers: fewer workers
     engine.link_texts = job.keep_links  # only a report shows link texts
     settings = EngineSettings(engine.rules, options.preload_list, job.keep_links)
     cache = _open_cache(engine, preload, job, options)
-    progress = Progress(len(sources), enabled=not options.quiet and sys.stderr.isatty())
+    shown = not options.quiet and sys.stderr.isatty()
+    progress = Progress(_count(_sources(options)) if shown else 0, enabled=shown)
     report = Report(check=options.mode in ("check", "diff"))
     interrupted = False
+    items = itertools.chain(first, sources)
     with _ReportWriter(options.report_path) as report_file, _terminate_as_interrupt():
-        for error in discovery.errors:
-            _err(error.message)
-            report.add(FileOutcome(error.display, FileState.FAILED))
         try:
-            for outcome in run(sources, job, engine, settings, workers=workers, cache=cache):
+            for outcome in run(items, job, engine, settings, workers=workers, cache=cache):
                 if outcome.message or outcome.warnings or outcome.diff:
                     progress.clear()
                 _show(outcome, options.quiet)
@@ -140,7 +138,8 @@ def _rewrite_files(
         cache.save()
     if interrupted:
         done = sum(report.files.values())
-        _err(f"interrupted after {done} of {len(sources)} files; every file written is whole")
+        total = _count(_sources(options))
+        _err(f"interrupted after {done} of {total} files; every file written is whole")
         _err(report.summary())
         return ExitCode.INTERRUPTED
     if not options.quiet or report.exit_code:
@@ -148,21 +147,49 @@ def _rewrite_files(
     return report.exit_code
 
 
-def _refuse_overwriting_inputs(sources: Sequence[Source], out_dir: Path) -> None:
+def _sources(options: RewriteOptions) -> Iterator[Source | PathError]:
+    """The files to rewrite, lazily, in sorted order (an output folder inside is not read)."""
+    from rewriter.sources import iter_sources
+
+    skip = [options.out_dir] if options.out_dir is not None else []
+    return iter_sources(options.paths, options.include, options.exclude, skip)
+
+
+def _take_sources(
+    items: Iterator[Source | PathError], wanted: int
+) -> tuple[list[Source | PathError], int]:
+    """The first items, up to `wanted` files, and how many files that is."""
+    from rewriter.sources import Source
+
+    first: list[Source | PathError] = []
+    found = 0
+    for item in items:
+        first.append(item)
+        found += isinstance(item, Source)
+        if found >= wanted:
+            break
+    return first, found
+
+
+def _count(items: Iterator[Source | PathError]) -> int:
+    """How many there are (a second walk: nothing is kept from the first)."""
+    return sum(1 for _ in items)
+
+
+def _refuse_overwriting_inputs(paths: Sequence[str], out_dir: Path) -> None:
     """`--out` the same as an input folder would write over the inputs: refuse before any work.
 
-    A file lands on `out_dir / relative`, so it would overwrite itself exactly when the folder
-    it was found from (its path without `relative`) is `out_dir`: one check per such folder.
+    A file lands on `out_dir / relative`, relative to the folder given (or, for a file given,
+    its folder), so it would overwrite itself exactly when that folder is `out_dir`.
     """
     out = os.path.realpath(out_dir)
-    roots: dict[str, Source] = {}
-    for source in sources:
-        roots.setdefault(str(source.path)[: -len(source.relative)] or ".", source)
-    for root, source in roots.items():
-        if os.path.realpath(root) == out:
+    for given in paths:
+        path = Path(given)
+        root = path if path.is_dir() else path.parent
+        if path.exists() and os.path.realpath(root) == out:
             raise CommandError(
-                f"--out {out_dir} would overwrite the input {source.display}: choose another"
-                " folder (or --in-place)"
+                f"--out {out_dir} would overwrite the input {given}: choose another folder"
+                " (or --in-place)"
             )
 
 
@@ -433,19 +460,19 @@ class _Input:
 def _inputs(options: InspectOptions) -> Iterator[_Input]:
     """The documents to inspect: stdin for `-`, else files and folders, in sorted order."""
     from rewriter.fsio import read_bytes
-    from rewriter.sources import find_sources
+    from rewriter.sources import PathError, iter_sources
 
     if list(options.paths) == ["-"]:
         yield _Input("-", "-", sys.stdin.buffer.read())
         return
-    discovery = find_sources(options.paths, options.include, options.exclude)
-    for error in discovery.errors:
-        yield _Input(error.display, "", None, error.message)
-    for source in discovery.sources:
+    for item in iter_sources(options.paths, options.include, options.exclude):
+        if isinstance(item, PathError):
+            yield _Input(item.display, "", None, item.message)
+            continue
         try:
-            yield _Input(source.display, source.relative, read_bytes(source.path))
+            yield _Input(item.display, item.relative, read_bytes(item.path))
         except OSError as error:
-            yield _Input(source.display, source.relative, None, f"{source.display}: error: "
+            yield _Input(item.display, item.relative, None, f"{item.display}: error: "
                          f"cannot read: {error.strerror or error}")  # fmt: skip
 
 

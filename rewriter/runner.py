@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from rewriter.batch import Job, WriteMode, process_source
 from rewriter.report import FileOutcome, FileState, count_links
-from rewriter.sources import Source
+from rewriter.sources import PathError, Source
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -51,7 +51,7 @@ def available_workers() -> int:
 
 
 def run(
-    sources: Iterable[Source],
+    sources: Iterable[Source | PathError],
     job: Job,
     engine: Rewriter,
     settings: EngineSettings,
@@ -59,9 +59,13 @@ def run(
     workers: int = 1,
     cache: Cache | None = None,
 ) -> Iterator[FileOutcome]:
-    """Outcomes in the order of `sources`, processed by `workers` processes (1: here)."""
+    """Outcomes in the order of `sources`, processed by `workers` processes (1: here); a path
+    that could not be taken is a failed file, in its place."""
     if workers <= 1:
         for source in sources:
+            if isinstance(source, PathError):
+                yield _failed(source)
+                continue
             hit = _cached(source, job, cache)
             yield (
                 hit
@@ -73,7 +77,7 @@ def run(
 
 
 def _run_pool(
-    sources: Iterable[Source],
+    sources: Iterable[Source | PathError],
     job: Job,
     settings: EngineSettings,
     workers: int,
@@ -82,9 +86,12 @@ def _run_pool(
     from concurrent.futures import ProcessPoolExecutor
 
     pool: Executor | None = None
-    window: deque[tuple[Source, Future[FileOutcome]]] = deque()
+    window: deque[tuple[Source | None, Future[FileOutcome]]] = deque()
     try:
         for source in sources:
+            if isinstance(source, PathError):
+                window.append((None, _done(_failed(source))))
+                continue
             hit = _cached(source, job, cache)
             if hit is not None:
                 window.append((source, _done(hit)))
@@ -105,9 +112,15 @@ def _run_pool(
 
 
 def _finish(
-    source: Source, future: Future[FileOutcome], job: Job, cache: Cache | None
+    source: Source | None, future: Future[FileOutcome], job: Job, cache: Cache | None
 ) -> FileOutcome:
+    if source is None:  # a path error: nothing to remember
+        return future.result()
     return _record(future.result(), source, job, cache)
+
+
+def _failed(error: PathError) -> FileOutcome:
+    return FileOutcome(error.display, FileState.FAILED, message=error.message)
 
 
 def _done(outcome: FileOutcome) -> Future[FileOutcome]:

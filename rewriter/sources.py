@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,79 +54,106 @@ class PathError:
         return f"{self.display}: error: {self.reason}"
 
 
-@dataclass(slots=True)
-class Discovery:
-    sources: list[Source]
-    errors: list[PathError]  # paths that do not exist or cannot be walked
-
-
-def find_sources(
+def iter_sources(
     paths: Sequence[str],
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     skip_dirs: Sequence[Path] = (),
-) -> Discovery:
-    """Files given directly, plus the templates found under folders, sorted by path.
+) -> Iterator[Source | PathError]:
+    """Files given directly, plus the templates found under folders, lazily, in sorted order.
 
-    `include` globs (matched against the path relative to the folder, or the file name) replace
-    the default extension filter; `exclude` globs drop matches. Files given directly are always
-    taken. Folders in `skip_dirs` (such as an output folder inside an input one) are not entered.
+    The order is that of the paths' components (a folder's files and subfolders by name, each
+    subfolder's content at its place), the same whatever the file system lists first, and
+    nothing is held but one folder's names at each depth: memory does not grow with the number
+    of files. Paths given that cannot be taken come first; folders that cannot be listed come
+    at their place. A file reached twice (a folder and a file in it both given) is taken once,
+    as found first. `include` globs (matched against the path relative to the folder, or the
+    file name) replace the default extension filter; `exclude` globs drop matches. Files given
+    directly are always taken. Folders in `skip_dirs` (such as an output folder inside an input
+    one) are not entered.
     """
-    includes = GlobSet(include, case_sensitive=True)
-    excludes = GlobSet(exclude, case_sensitive=True)
-    skipped = {_identity(path) for path in skip_dirs if path.exists()}
-    found: dict[Path, Source] = {}
-    errors: list[PathError] = []
+    filters = _Filters(
+        GlobSet(include, case_sensitive=True),
+        GlobSet(exclude, case_sensitive=True),
+        {_identity(path) for path in skip_dirs if path.exists()},
+    )
+    streams: list[Iterator[Source | PathError]] = []
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            for source in _walk(path, includes, excludes, skipped, errors):
-                found.setdefault(source.path, source)
+            streams.append(_walk(path, filters))
         elif path.is_file():
-            found.setdefault(path, Source(path, path.name))
+            streams.append(iter((Source(path, path.name),)))
         elif not path.exists():
-            errors.append(PathError(given, "no such file or folder"))
+            yield PathError(given, "no such file or folder")
         else:
-            errors.append(PathError(given, "not a regular file or folder"))
-    return Discovery(sorted(found.values(), key=lambda source: str(source.path)), errors)
-
-
-def _walk(
-    root: Path,
-    includes: GlobSet,
-    excludes: GlobSet,
-    skipped: set[tuple[int, int]],
-    errors: list[PathError],
-) -> list[Source]:
-    sources = []
-
-    def on_error(error: OSError) -> None:
-        errors.append(PathError(str(error.filename), str(error.strerror)))
-
-    # Symlinked folders are not followed, which also rules out symlink loops.
-    for folder, dirs, files in os.walk(root, onerror=on_error):
-        here = Path(folder)
-        dirs[:] = sorted(
-            name
-            for name in dirs
-            if not name.startswith(".") and _identity(here / name) not in skipped
-        )
-        for name in sorted(files):
-            if name.startswith("."):  # hidden files, like hidden folders, are not templates
+            yield PathError(given, "not a regular file or folder")
+    previous: Path | None = None
+    for item in heapq.merge(*streams, key=_order):
+        if isinstance(item, Source):
+            if item.path == previous:
                 continue
-            path = here / name
+            previous = item.path
+        yield item
+
+
+def _order(item: Source | PathError) -> tuple[str, ...]:
+    return item.path.parts if isinstance(item, Source) else Path(item.display).parts
+
+
+@dataclass(frozen=True, slots=True)
+class _Filters:
+    includes: GlobSet
+    excludes: GlobSet
+    skipped: set[tuple[int, int]]
+
+    def wanted(self, relative: str, name: str) -> bool:
+        if self.excludes.first_match(relative) or self.excludes.first_match(name):
+            return False
+        if len(self.includes):
+            return bool(self.includes.first_match(relative) or self.includes.first_match(name))
+        return os.path.splitext(name)[1].lower() in TEMPLATE_SUFFIXES
+
+
+def _walk(root: Path, filters: _Filters) -> Iterator[Source | PathError]:
+    """Depth first, each folder's entries by name. Symlinked folders are not followed, which
+    also rules out symlink loops; symlinked files are taken."""
+    stack = [_listing(root)]
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+        elif isinstance(entry, PathError):
+            yield entry
+        elif not entry.name.startswith("."):  # hidden files and folders are not templates
+            path = Path(entry.folder, entry.name)
+            if entry.is_folder:
+                if _identity(path) not in filters.skipped:
+                    stack.append(_listing(path))
+                continue
             relative = path.relative_to(root).as_posix()
-            if _wanted(relative, name, includes, excludes) and path.is_file():
-                sources.append(Source(path, relative))
-    return sources
+            if filters.wanted(relative, entry.name) and path.is_file():
+                yield Source(path, relative)
 
 
-def _wanted(relative: str, name: str, includes: GlobSet, excludes: GlobSet) -> bool:
-    if excludes.first_match(relative) or excludes.first_match(name):
-        return False
-    if len(includes):
-        return bool(includes.first_match(relative) or includes.first_match(name))
-    return os.path.splitext(name)[1].lower() in TEMPLATE_SUFFIXES
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    folder: str
+    name: str
+    is_folder: bool  # a real folder, not a symlink to one
+
+
+def _listing(folder: Path) -> Iterator[_Entry | PathError]:
+    """One folder's entries by name (read whole: the only way to sort them)."""
+    try:
+        with os.scandir(folder) as entries:
+            found = sorted((entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries)
+    except OSError as error:
+        yield PathError(str(error.filename or folder), str(error.strerror))
+        return
+    where = str(folder)
+    for name, is_folder in found:
+        yield _Entry(where, name, is_folder)
 
 
 def _identity(path: Path) -> tuple[int, int]:

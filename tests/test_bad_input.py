@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from rewriter.inputs import TemplateError
 from rewriter.models import Action, Reason
 from rewriter.report import FileState
 from rewriter.rulesfile import load_rules
-from rewriter.sources import Source, find_sources
+from rewriter.sources import Source, iter_sources
 
 TRACKING = re.compile(rb'http://go\.example\.com/l/[A-Za-z0-9_-]+" data-link-security="[a-z-]+')
 
@@ -68,9 +69,7 @@ def test_a_png_named_html_in_a_batch_fails_alone_and_is_not_written(
     (tmp_path / "in" / "logo.html").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
     (tmp_path / "in" / "ok.html").write_bytes(b'<a href="https://www.example.com/">x</a>')
     job = Job(WriteMode.OUT, tmp_path / "out")
-    outcomes = [
-        process_source(s, engine, job) for s in find_sources([str(tmp_path / "in")]).sources
-    ]
+    outcomes = [process_source(s, engine, job) for s in _sources(tmp_path / "in")]
     assert [o.state for o in outcomes] == [FileState.FAILED, FileState.REWRITTEN]
     assert outcomes[0].message is not None and "it looks like a PNG image" in outcomes[0].message
     assert not (tmp_path / "out" / "logo.html").exists()
@@ -195,8 +194,10 @@ def test_ten_thousand_nested_tags(engine: Rewriter) -> None:
 # File-system faults: each fails one file, keeps the original, and the batch goes on.
 
 
-def _sources(folder: Path) -> list[Source]:
-    return find_sources([str(folder)]).sources
+def _sources(folder: Path, skip_dirs: Sequence[Path] = ()) -> list[Source]:
+    found = list(iter_sources([str(folder)], skip_dirs=skip_dirs))
+    assert all(isinstance(item, Source) for item in found), found
+    return [item for item in found if isinstance(item, Source)]
 
 
 @pytest.fixture
@@ -276,7 +277,7 @@ def test_symlink_loops_are_not_followed(tmp_path: Path) -> None:
     (folder / "sub").mkdir(parents=True)
     (folder / "sub" / "t.html").write_text("<p>")
     (folder / "sub" / "loop").symlink_to(folder)
-    assert [source.relative for source in find_sources([str(folder)]).sources] == ["sub/t.html"]
+    assert [source.relative for source in _sources(folder)] == ["sub/t.html"]
 
 
 def test_an_output_folder_inside_the_input_is_not_read_back(tmp_path: Path) -> None:
@@ -284,5 +285,5 @@ def test_an_output_folder_inside_the_input_is_not_read_back(tmp_path: Path) -> N
     (folder / "out").mkdir(parents=True)
     (folder / "t.html").write_text("<p>")
     (folder / "out" / "t.html").write_text("<p>")
-    found = find_sources([str(folder)], skip_dirs=[folder / "out"]).sources
+    found = _sources(folder, skip_dirs=[folder / "out"])
     assert [source.relative for source in found] == ["t.html"]

@@ -9,7 +9,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from rewriter.engine import Rewriter
 from rewriter.factory import make_rewriter
 from rewriter.models import Action
 from rewriter.rulesfile import load_rules
-from rewriter.sources import Discovery
+from rewriter.sources import PathError, Source
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "cases"
@@ -534,7 +534,7 @@ def test_report_has_one_json_object_per_link_with_the_documented_fields(
 ) -> None:
     rows = [json.loads(line) for line in rewritten.report.read_text("utf-8").splitlines()]
     expected = []
-    for name in sorted(TEMPLATES, key=lambda name: str(rewritten.src / name)):
+    for name in sorted(TEMPLATES, key=lambda name: (rewritten.src / name).parts):
         display = str(rewritten.src / name)
         result = engine.rewrite(TREE[name], file=display, relative=name)
         expected += [link.as_dict() for link in result.links]
@@ -600,14 +600,14 @@ def test_a_file_that_disappears_mid_batch_fails_alone(
 
     src = make_tree(tmp_path / "src")
     gone = src / "promo" / "deep" / "entities.html"
-    discover = rewriter.sources.find_sources
+    discover = rewriter.sources.iter_sources
 
-    def discover_then_delete(*args: object, **kwargs: object) -> Discovery:
-        found = discover(*args, **kwargs)  # type: ignore[arg-type]
-        gone.unlink()
-        return found
+    def discover_then_delete(*args: object, **kwargs: object) -> Iterator[Source | PathError]:
+        found = list(discover(*args, **kwargs))  # type: ignore[arg-type]
+        gone.unlink(missing_ok=True)
+        return iter(found)
 
-    monkeypatch.setattr(rewriter.sources, "find_sources", discover_then_delete)
+    monkeypatch.setattr(rewriter.sources, "iter_sources", discover_then_delete)
     result = invoke("rewrite", src, "--rules", RULES, "--out", tmp_path / "out")
     assert result.exit_code == 123
     assert f"{gone}: error: cannot read: No such file or directory" in lines(result.stderr)
@@ -659,6 +659,14 @@ def test_out_into_the_input_folder_is_refused_and_loses_nothing(tmp_path: Path) 
     src = make_tree(tmp_path / "src")
     before = snapshot(src)
     result = invoke("rewrite", src, "--rules", RULES, "--out", src)
+    assert result.exit_code == 2
+    assert lines(result.stderr) == [
+        f"rewriter: --out {src} would overwrite the input {src}: choose another folder"
+        " (or --in-place)"
+    ]
+    assert snapshot(src) == before
+    given = src / "newsletter.html"  # a file given directly lands in --out under its name
+    result = invoke("rewrite", given, "--rules", RULES, "--out", src)
     assert result.exit_code == 2
     assert snapshot(src) == before
 
