@@ -6,19 +6,20 @@ on. Nothing is written for a file whose rewrite failed its proof.
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rewriter.cache import Fingerprint, fingerprint_of
 from rewriter.engine import PreservationError, Rewriter
-from rewriter.fsio import hard_link_count, read_with_status, write_atomic
 from rewriter.inputs import TemplateError
 from rewriter.models import Result
 from rewriter.report import FileOutcome, FileState
-from rewriter.sources import Source
+
+if TYPE_CHECKING:  # a pre-send hook on stdin needs neither files nor folders
+    from rewriter.sources import Source
 
 
 class WriteMode(Enum):
@@ -47,6 +48,8 @@ class Job:
 
 def process_source(source: Source, engine: Rewriter, job: Job) -> FileOutcome:
     """Rewrite one file as the job says; never raises for bad input."""
+    from rewriter.fsio import read_with_status
+
     display = source.display
     try:
         data, status = read_with_status(source.path)
@@ -105,6 +108,8 @@ def _deliver(
     source: Source, data: bytes, result: Result, job: Job, outcome: FileOutcome
 ) -> os.stat_result | None:
     """Write (or diff) the result; the written file's status, None when nothing was written."""
+    from rewriter.fsio import hard_link_count, write_atomic
+
     if job.mode is WriteMode.OUT:
         assert job.out_dir is not None
         target = job.out_dir / source.relative
@@ -126,6 +131,8 @@ def _deliver(
 
 
 def unified_diff(name: str, before: bytes, after: bytes) -> bytes:
+    import difflib
+
     lines = difflib.diff_bytes(
         difflib.unified_diff,
         before.splitlines(keepends=True),

@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import os
 import re
-import secrets
 import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -147,6 +146,8 @@ def generate_key_file(path: Path, key_id: str = "k1") -> None:
     """Write a fresh random key, mode 0600, created atomically; FileExistsError if path exists."""
     if not KEY_ID.fullmatch(key_id):
         raise ValueError(f"key id must be 1-16 characters of A-Z a-z 0-9 _ -: {key_id!r}")
+    import secrets  # only `init` makes keys
+
     secret = base64.urlsafe_b64encode(secrets.token_bytes(GENERATED_SECRET_BYTES))
     content = (
         b"# rewriter signing keys: the first key signs, the others only verify.\n"

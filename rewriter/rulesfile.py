@@ -11,7 +11,6 @@ which converts each node itself so that every value keeps its line.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import os
@@ -912,6 +911,8 @@ def _unique(values: tuple[_T, ...]) -> tuple[_T, ...]:
 
 
 def _suggestion(name: str, place: str) -> str:
+    import difflib  # only a rules file with a mistake needs it
+
     allowed = ACCEPTED_KEYS[place]
     close = difflib.get_close_matches(name, allowed, n=1)
     if close:
