@@ -214,16 +214,16 @@ def tree(tmp_path: Path) -> Path:
 def test_an_unreadable_file_fails_alone(
     engine: Rewriter, tree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rewriter.batch
+    import rewriter.fsio
 
-    real = rewriter.batch.read_with_status
+    real = rewriter.fsio.read_with_status
 
     def read(path: Path) -> tuple[bytes, os.stat_result]:
         if path.name == "b.html":
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return real(path)
 
-    monkeypatch.setattr(rewriter.batch, "read_with_status", read)
+    monkeypatch.setattr(rewriter.fsio, "read_with_status", read)
     job = Job(WriteMode.IN_PLACE)
     states = [process_source(source, engine, job).state for source in _sources(tree)]
     assert states == [FileState.REWRITTEN, FileState.FAILED, FileState.REWRITTEN]
