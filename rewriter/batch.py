@@ -113,9 +113,13 @@ def _deliver(
     if job.mode is WriteMode.OUT:
         assert job.out_dir is not None
         target = job.out_dir / source.relative
-        target.parent.mkdir(parents=True, exist_ok=True)
+        mode = _mode_of(source.path)
         # Not flushed to disk: a power cut costs a rerun, never an original.
-        return write_atomic(target, result.output, mode=_mode_of(source.path), durable=False)
+        try:
+            return write_atomic(target, result.output, mode=mode, durable=False)
+        except FileNotFoundError:  # the first file of its folder (a mkdir per file is slow)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            return write_atomic(target, result.output, mode=mode, durable=False)
     if job.mode is WriteMode.IN_PLACE and result.changed:
         links = hard_link_count(source.path)
         written = write_atomic(source.path, result.output)

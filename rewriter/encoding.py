@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rewriter.prescan import PRESCAN_BYTES, UNSUPPORTED, codec_for_label, meta_charsets
 
@@ -63,6 +64,11 @@ def _is_single_byte(codec: str) -> bool:
 
 def sniff(head: bytes) -> DocumentEncoding:
     """The document's encoding from its first bytes: a BOM, else a meta declaration, else UTF-8."""
+    return _sniff(head[:PRESCAN_BYTES])  # all it reads; a small key for the memo
+
+
+@lru_cache(maxsize=16)  # the safe mode reads each head again, and the output's twice
+def _sniff(head: bytes) -> DocumentEncoding:
     for bom, bom_codec in _BOMS:
         if head.startswith(bom):
             return DocumentEncoding(bom_codec, None, "bom", bom)

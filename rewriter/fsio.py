@@ -36,7 +36,9 @@ def write_atomic(
     flushes the data to disk before the rename, so that even a power cut leaves the old file
     or the new one (used where an original is replaced). Returns the new file's status.
     """
-    target = Path(os.path.realpath(path))
+    # Only a symlink as the last component changes where the file is (folders on the way
+    # lead to the same file): one lstat, not one per component.
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     if mode is None:
         mode = _existing_mode(target)
     descriptor, temporary = tempfile.mkstemp(
