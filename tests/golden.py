@@ -28,6 +28,26 @@ PINNED = (
     "status",
 )
 
+# The documented fields of a link in reports (`--report`, `links --format json/ndjson/csv`), in
+# order: written out here, not taken from the code, so a change to the contract shows.
+REPORT_FIELDS = (
+    "file",
+    "line",
+    "column",
+    "tag",
+    "attribute",
+    "text",
+    "original_url",
+    "tracking_url",
+    "destination",
+    "action",
+    "reason",
+    "reason_code",
+    "in_conditional_comment",
+    "status",
+    "status_reason",
+)
+
 
 def case_names() -> list[str]:
     return sorted(path.name for path in CASES.iterdir() if path.is_dir())

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from golden import REPORT_FIELDS
 
 from rewriter.cli import main
 
@@ -27,23 +28,6 @@ WITH_KEY: dict[str, str | None] = {"REWRITER_KEYS": DEMO_KEYS}
 
 PRELOAD = "hstspreload 2025.1.1 (bundled), dated 2025-01-01"
 AS_OF = "2026-11-27"
-LINK_FIELDS = (
-    "file",
-    "line",
-    "column",
-    "tag",
-    "attribute",
-    "text",
-    "original_url",
-    "tracking_url",
-    "destination",
-    "action",
-    "reason",
-    "reason_code",
-    "in_conditional_comment",
-    "status",
-    "status_reason",
-)
 SAMPLE_LINKS = 50
 # Links to own and third-party hosts that example.yaml says are served securely.
 SECURE_ONLY = (
@@ -136,7 +120,7 @@ def test_json_is_one_document_with_the_preload_list_and_a_links_array(samples: S
     assert list(document) == ["preload_list", "links"]
     assert document["preload_list"] == PRELOAD
     assert len(document["links"]) == SAMPLE_LINKS
-    assert all(tuple(link) == LINK_FIELDS for link in document["links"])
+    assert all(tuple(link) == REPORT_FIELDS for link in document["links"])
     files = sorted({link["file"] for link in document["links"]})
     assert files == sorted(str(path) for path in samples.folder.iterdir())
 
@@ -150,7 +134,7 @@ def test_ndjson_has_the_json_links_each_naming_the_preload_list(samples: Samples
 def test_csv_has_a_header_and_the_same_links(samples: Samples) -> None:
     text = samples.formats["csv"].stdout
     reader = csv.DictReader(io.StringIO(text))
-    assert reader.fieldnames == [*LINK_FIELDS, "preload_list"]
+    assert reader.fieldnames == [*REPORT_FIELDS, "preload_list"]
     rows = list(reader)
     links_ = json.loads(samples.formats["json"].stdout)["links"]
     assert len(rows) == len(links_) == SAMPLE_LINKS

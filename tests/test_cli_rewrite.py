@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from golden import REPORT_FIELDS
 
 from rewriter.cli import main
 from rewriter.engine import Rewriter
@@ -55,24 +56,6 @@ TEMPLATES = frozenset(
 )
 MODES = {"newsletter.html": 0o600, "receipt-crlf.hbs": 0o640}
 
-# The documented fields of a `--report` line, in order.
-REPORT_FIELDS = (
-    "file",
-    "line",
-    "column",
-    "tag",
-    "attribute",
-    "text",
-    "original_url",
-    "tracking_url",
-    "destination",
-    "action",
-    "reason",
-    "reason_code",
-    "in_conditional_comment",
-    "status",
-    "status_reason",
-)
 SUMMARY = re.compile(
     r"(\d+) files? (rewritten|would be rewritten), (\d+) unchanged(?:, (\d+) failed)?; "
     r"(\d+) links tracked, (\d+) already tracked, (\d+) skipped"
