@@ -54,21 +54,21 @@ def process_source(source: Source, engine: Rewriter, job: Job) -> FileOutcome:
     try:
         data, status = read_with_status(source.path)
     except OSError as error:
-        return _failed(display, f"cannot read: {error.strerror or error}")
+        return failed_outcome(display, f"cannot read: {error.strerror or error}")
     try:
         result = engine.rewrite(data, file=display, relative=source.relative)
     except (PreservationError, TemplateError) as error:
-        return _failed(display, str(error))
+        return failed_outcome(display, str(error))
     if job.safe and result.changed:
         problems = safety_problems(data, result, engine, display, source.relative)
         if problems:
-            return _failed(display, problems)
+            return failed_outcome(display, problems)
     outcome = FileOutcome(display, _state(result, job), list(result.links))
     outcome.warnings.extend(result.warnings)
     try:
         written = _deliver(source, data, result, job, outcome)
     except OSError as error:
-        return _failed(display, f"cannot write: {error.strerror or error}")
+        return failed_outcome(display, f"cannot write: {error.strerror or error}")
     if job.fingerprints:
         outcome.fingerprints = _fingerprints(data, status, result.output, written, job)
     return outcome
@@ -154,5 +154,6 @@ def _mode_of(path: Path) -> int | None:
         return None
 
 
-def _failed(display: str, message: str) -> FileOutcome:
+def failed_outcome(display: str, message: str) -> FileOutcome:
+    """A file (or a path given) that could not be processed: `display: error: message`."""
     return FileOutcome(display, FileState.FAILED, message=f"{display}: error: {message}")

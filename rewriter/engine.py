@@ -149,7 +149,7 @@ class Rewriter:
                 " one by one like ASCII (convert the template to UTF-8)"
             )
         if encoding.source == "meta":  # rewriting must not move the declaration out of reach
-            write = _SameEncoding(write, encoding, head)
+            write = _SameEncoding(write, encoding)
         # A fixed sample: the verdict must not depend on where the chunks are cut.
         kind = binary_kind(head[:PRESCAN_BYTES])
         if kind is not None:
@@ -535,10 +535,9 @@ class _SameEncoding:
     """Passes output through, and checks that a browser reads its first 1024 bytes to the same
     charset as the input's: longer links before `<meta charset>` could push it out of reach."""
 
-    def __init__(self, write: Write, encoding: DocumentEncoding, input_head: bytes) -> None:
+    def __init__(self, write: Write, encoding: DocumentEncoding) -> None:
         self._write = write
         self._encoding = encoding
-        self._input_head = input_head[:PRESCAN_BYTES]
         self._head: bytes | None = b""
 
     def __call__(self, data: bytes) -> None:
@@ -552,9 +551,7 @@ class _SameEncoding:
         if self._head is None:
             return
         head, self._head = self._head, None
-        if head[:PRESCAN_BYTES] == self._input_head:  # the usual case: no link in the head
-            return
-        found = sniff(head)
+        found = sniff(head)  # memoised: an unchanged head costs a lookup
         if found.codec != self._encoding.codec:
             raise TemplateError(
                 f"rewriting would move the charset declaration ({self._encoding.declared}) out of"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rewriter.batch import Job, WriteMode, process_source
+from rewriter.batch import Job, WriteMode, failed_outcome, process_source
 from rewriter.report import FileOutcome, FileState, count_links
 from rewriter.sources import PathError, Source
 
@@ -64,7 +64,7 @@ def run(
     if workers <= 1:
         for source in sources:
             if isinstance(source, PathError):
-                yield _failed(source)
+                yield failed_outcome(source.display, source.reason)
                 continue
             hit = _cached(source, job, cache)
             yield (
@@ -90,7 +90,7 @@ def _run_pool(
     try:
         for source in sources:
             if isinstance(source, PathError):
-                window.append((None, _done(_failed(source))))
+                window.append((None, _done(failed_outcome(source.display, source.reason))))
                 continue
             hit = _cached(source, job, cache)
             if hit is not None:
@@ -117,10 +117,6 @@ def _finish(
     if source is None:  # a path error: nothing to remember
         return future.result()
     return _record(future.result(), source, job, cache)
-
-
-def _failed(error: PathError) -> FileOutcome:
-    return FileOutcome(error.display, FileState.FAILED, message=error.message)
 
 
 def _done(outcome: FileOutcome) -> Future[FileOutcome]:
