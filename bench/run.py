@@ -27,7 +27,7 @@ import token_lengths
 from dataset import MB, MIB, DataSet, Document
 from measure import Timings
 
-from rewriter.engine import Rewriter
+from rewriter.document.engine import Rewriter
 
 ROOT = dataset.ROOT
 RULES = ROOT / "rules" / "example.yaml"
@@ -108,8 +108,8 @@ def throughput_rows(bench: Bench) -> list[Row]:
 
 
 def _new_engine() -> Rewriter:
-    from rewriter.factory import make_rewriter
-    from rewriter.rulesfile import load_rules
+    from rewriter.batch.factory import make_rewriter
+    from rewriter.rules.loader import load_rules
 
     os.environ["REWRITER_KEYS"] = _keys()
     return make_rewriter(load_rules(RULES), keys=True)
@@ -132,9 +132,9 @@ def _fast_pass(documents: Sequence[Document], stats: dict[str, int]) -> Pass:
 def _safe_pass_maker(
     documents: Sequence[Document], stats: dict[str, int]
 ) -> Callable[[], Pass] | None:
-    """None when rewriter.verify is not there yet."""
+    """None when rewriter.document.safety is not there yet."""
     try:
-        from rewriter.verify import safe_check
+        from rewriter.document.safety import safe_check
     except ImportError:
         return None
     takes_names = "relative" in inspect.signature(safe_check).parameters
@@ -279,11 +279,11 @@ def _throughput_notes(bench: Bench, stats: dict[str, int], timings: dict[str, Ti
     ]
     if "safe_problems" in stats:
         bench.notes.append(
-            f"Safe mode: rewriter.verify.safe_check after each rewrite;"
+            f"Safe mode: rewriter.document.safety.safe_check after each rewrite;"
             f" {stats['safe_problems']} problems reported over the set (0 expected)."
         )
     else:
-        bench.notes.append("Safe mode: rewriter.verify is missing: figure 2 not measured.")
+        bench.notes.append("Safe mode: rewriter.document.safety is missing: figure 2 not measured.")
 
 
 # --- Figure 6: pre-send latency --------------------------------------------------------------

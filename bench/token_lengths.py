@@ -17,8 +17,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from rewriter.keys import KeyRing
-from rewriter.tokens import encode_token, token_length_bound
+from rewriter.tokens.format import encode_token, token_length_bound
+from rewriter.tokens.keys import KeyRing
 
 CONTEXT = "newsletters/2026-11.html"
 TRACKING_PREFIX = "http://" + "t" * 16 + ".com" + "/l/"  # a 20-character domain

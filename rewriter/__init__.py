@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from rewriter.models import Action, LinkRecord, Reason, Result, Status, Verdict
-from rewriter.rules import Rules
+from rewriter.rules.model import Rules
 
 if TYPE_CHECKING:
     from os import PathLike
@@ -36,10 +36,10 @@ __all__ = [
 
 
 def load_rules(path: str | PathLike[str]) -> Rules:
-    """Read and validate a rules file; raises `rewriter.rulesfile.RulesError` naming file:line."""
+    """Read and validate a rules file; raises `RulesError` naming file:line."""
     from pathlib import Path
 
-    from rewriter.rulesfile import load_rules as _load
+    from rewriter.rules.loader import load_rules as _load
 
     return _load(Path(path))
 
@@ -48,9 +48,9 @@ def rewrite(data: bytes, rules: Rules, *, file: str | None = None) -> Result:
     """Rewrite one document: every outbound link becomes a signed tracking link.
 
     The signing keys and the preload list are the ones the rules name. Raises
-    `rewriter.engine.PreservationError` if the output would differ outside link values.
+    `rewriter.document.engine.PreservationError` if the output would differ outside link values.
     """
-    from rewriter.factory import make_rewriter
+    from rewriter.batch.factory import make_rewriter
 
     return make_rewriter(rules, keys=True).rewrite(data, file=file)
 
@@ -65,11 +65,11 @@ def rewrite_many(
     a Spark `mapPartitions`, a send loop. `name` is the document's attribution (its path
     relative to the template folder, when the rules say `context: path`). With `safe`, each
     changed document also passes the independent check before it is yielded; one that does not
-    raises `rewriter.engine.PreservationError`.
+    raises `rewriter.document.engine.PreservationError`.
     """
-    from rewriter.engine import PreservationError
-    from rewriter.factory import make_rewriter
-    from rewriter.verify import safe_check
+    from rewriter.batch.factory import make_rewriter
+    from rewriter.document.engine import PreservationError
+    from rewriter.document.safety import safe_check
 
     engine = make_rewriter(rules, keys=True)
     for name, data in documents:

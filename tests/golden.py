@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rewriter.engine import Rewriter
-from rewriter.factory import make_rewriter
+from rewriter.batch.factory import make_rewriter
+from rewriter.document.engine import Rewriter
 from rewriter.models import LinkRecord, Result
-from rewriter.rulesfile import load_rules
+from rewriter.rules.loader import load_rules
 
 CASES = Path(__file__).resolve().parent / "cases"
 DEFAULT_RULES = CASES / "rules.yaml"

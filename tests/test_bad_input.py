@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 from golden import DEFAULT_RULES
 
-from rewriter import scan as scan_module
-from rewriter.batch import Job, WriteMode, process_source
-from rewriter.engine import Rewriter
-from rewriter.factory import make_rewriter
-from rewriter.inputs import TemplateError
+from rewriter.batch.factory import make_rewriter
+from rewriter.batch.process import Job, WriteMode, process_source
+from rewriter.batch.report import FileState
+from rewriter.batch.sources import Source, iter_sources
+from rewriter.document import scan as scan_module
+from rewriter.document.engine import Rewriter
+from rewriter.document.inputs import TemplateError
 from rewriter.models import Action, Reason
-from rewriter.report import FileState
-from rewriter.rulesfile import load_rules
-from rewriter.sources import Source, iter_sources
+from rewriter.rules.loader import load_rules
 
 TRACKING = re.compile(rb'http://go\.example\.com/l/[A-Za-z0-9_-]+" data-link-security="[a-z-]+')
 
@@ -214,16 +214,16 @@ def tree(tmp_path: Path) -> Path:
 def test_an_unreadable_file_fails_alone(
     engine: Rewriter, tree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rewriter.fsio
+    import rewriter.batch.fsio
 
-    real = rewriter.fsio.read_with_status
+    real = rewriter.batch.fsio.read_with_status
 
     def read(path: Path) -> tuple[bytes, os.stat_result]:
         if path.name == "b.html":
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return real(path)
 
-    monkeypatch.setattr(rewriter.fsio, "read_with_status", read)
+    monkeypatch.setattr(rewriter.batch.fsio, "read_with_status", read)
     job = Job(WriteMode.IN_PLACE)
     states = [process_source(source, engine, job).state for source in _sources(tree)]
     assert states == [FileState.REWRITTEN, FileState.FAILED, FileState.REWRITTEN]

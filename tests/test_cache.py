@@ -28,13 +28,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from rewriter import runner
-from rewriter.batch import Job
-from rewriter.cache import CACHE_FORMAT, Cache, Entry, fingerprint_of
-from rewriter.cli import main
-from rewriter.engine import Rewriter
-from rewriter.report import FileOutcome
-from rewriter.sources import Source
+from rewriter.batch import runner
+from rewriter.batch.cache import CACHE_FORMAT, Cache, Entry, fingerprint_of
+from rewriter.batch.process import Job
+from rewriter.batch.report import FileOutcome
+from rewriter.batch.sources import Source
+from rewriter.cli.main import main
+from rewriter.document.engine import Rewriter
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"

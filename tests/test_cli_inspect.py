@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 from golden import REPORT_FIELDS
 
-from rewriter.cli import main
+from rewriter.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from rewriter.cli import main
-from rewriter.factory import load_ring
-from rewriter.rulesfile import load_rules
+from rewriter.batch.factory import load_ring
+from rewriter.cli.main import main
+from rewriter.rules.loader import load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"

@@ -17,12 +17,12 @@ import pytest
 from click.testing import CliRunner, Result
 from golden import REPORT_FIELDS
 
-from rewriter.cli import main
-from rewriter.engine import Rewriter
-from rewriter.factory import make_rewriter
+from rewriter.batch.factory import make_rewriter
+from rewriter.batch.sources import PathError, Source
+from rewriter.cli.main import main
+from rewriter.document.engine import Rewriter
 from rewriter.models import Action
-from rewriter.rulesfile import load_rules
-from rewriter.sources import PathError, Source
+from rewriter.rules.loader import load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "cases"
@@ -579,18 +579,18 @@ def test_a_file_that_cannot_be_written_fails_alone(
 def test_a_file_that_disappears_mid_batch_fails_alone(
     engine: Rewriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rewriter.sources
+    import rewriter.batch.sources
 
     src = make_tree(tmp_path / "src")
     gone = src / "promo" / "deep" / "entities.html"
-    discover = rewriter.sources.iter_sources
+    discover = rewriter.batch.sources.iter_sources
 
     def discover_then_delete(*args: object, **kwargs: object) -> Iterator[Source | PathError]:
         found = list(discover(*args, **kwargs))  # type: ignore[arg-type]
         gone.unlink(missing_ok=True)
         return iter(found)
 
-    monkeypatch.setattr(rewriter.sources, "iter_sources", discover_then_delete)
+    monkeypatch.setattr(rewriter.batch.sources, "iter_sources", discover_then_delete)
     result = invoke("rewrite", src, "--rules", RULES, "--out", tmp_path / "out")
     assert result.exit_code == 123
     assert f"{gone}: error: cannot read: No such file or directory" in lines(result.stderr)

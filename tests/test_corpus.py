@@ -10,12 +10,12 @@ import pytest
 from conftest import SHARED
 from golden import DEFAULT_RULES
 
-from rewriter.engine import Rewriter
-from rewriter.factory import load_ring, make_rewriter
+from rewriter.batch.factory import load_ring, make_rewriter
+from rewriter.batch.sources import TEMPLATE_SUFFIXES
+from rewriter.document.engine import Rewriter
 from rewriter.models import Action
-from rewriter.rulesfile import load_rules
-from rewriter.sources import TEMPLATE_SUFFIXES
-from rewriter.tokens import decode_token
+from rewriter.rules.loader import load_rules
+from rewriter.tokens.format import decode_token
 
 CORPUS = SHARED / "corpus"
 

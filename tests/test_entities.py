@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rewriter.entities import decode_attribute_value, escape_attribute_value
+from rewriter.document.entities import decode_attribute_value, escape_attribute_value
 
 DECODE_CASES = [
     # (raw attribute value, what the DOM holds)

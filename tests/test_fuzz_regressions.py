@@ -29,9 +29,9 @@ from fuzz.invariants import (
 )
 from fuzz.targets import TARGETS, engine_target, scanner
 
-from rewriter.inputs import TemplateError
+from rewriter.document.inputs import TemplateError
+from rewriter.document.scan import LinkTag, Piece, scan, scan_chunks
 from rewriter.models import Action, Result
-from rewriter.scan import LinkTag, Piece, scan, scan_chunks
 
 CORPUS = Path(__file__).resolve().parent / "fuzz_corpus"
 

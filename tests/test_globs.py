@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rewriter import globs
-from rewriter.globs import Glob, GlobSet
+from rewriter.web import globs
+from rewriter.web.globs import Glob, GlobSet
 
 patterns = st.text(alphabet="ab.*?", max_size=8)
 texts = st.text(alphabet="ab./", max_size=12)

@@ -8,10 +8,10 @@ import json
 import pytest
 from golden import CASES, case_names, engine_for, expected_path, input_path, links_json, pinned, run
 
-from rewriter.engine import link_context
-from rewriter.factory import load_ring
+from rewriter.batch.factory import load_ring
+from rewriter.document.engine import link_context
 from rewriter.models import Action
-from rewriter.tokens import decode_token
+from rewriter.tokens.format import decode_token
 
 
 @pytest.mark.parametrize("name", case_names())

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rewriter.keys import (
+from rewriter.tokens.keys import (
     TOKEN_MAC_DOMAIN,
     KeyRing,
     KeyRingError,

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rewriter.factory import make_rewriter
-from rewriter.rulesfile import load_rules
+from rewriter.batch.factory import make_rewriter
+from rewriter.rules.loader import load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "tests" / "cases" / "rules.yaml"  # keys: env REWRITER_TEST_KEYS (conftest.py)

@@ -17,8 +17,8 @@ from pathlib import Path
 import hstspreload
 import pytest
 
-from rewriter import preload
-from rewriter.preload import (
+from rewriter.status import preload
+from rewriter.status.preload import (
     PreloadList,
     PreloadListError,
     PreloadMatch,

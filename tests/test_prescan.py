@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rewriter.prescan import PRESCAN_BYTES, UNSUPPORTED, codec_for_label, meta_charsets
+from rewriter.document.prescan import PRESCAN_BYTES, UNSUPPORTED, codec_for_label, meta_charsets
 
 CASES = [
     # (what it shows, head, labels the prescan yields in order)

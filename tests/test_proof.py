@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from golden import DEFAULT_RULES
 
-from rewriter.engine import PROOF_BATCH, PreservationError, Rewriter
-from rewriter.factory import make_rewriter
+from rewriter.batch.factory import make_rewriter
+from rewriter.document.engine import PROOF_BATCH, PreservationError, Rewriter
+from rewriter.document.scan import LinkTag
 from rewriter.models import LinkRecord
-from rewriter.rulesfile import load_rules
-from rewriter.scan import LinkTag
+from rewriter.rules.loader import load_rules
 
 TRACKED = b'<p><a href="https://www.example.com/">x</a></p>\n'
 SKIPPED = b'<p><a href="mailto:a@example.com">x</a></p>\n'

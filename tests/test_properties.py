@@ -34,10 +34,10 @@ from hypothesis import HealthCheck, assume, given, reject, settings
 from hypothesis import strategies as st
 from strategies import chunkings, email_documents, http_urls
 
-from rewriter.engine import PreservationError, Rewriter
-from rewriter.inputs import TemplateError
+from rewriter.document.engine import PreservationError, Rewriter
+from rewriter.document.inputs import TemplateError
 from rewriter.models import Action, LinkRecord, Reason, Result
-from rewriter.tokens import TokenError, decode_token
+from rewriter.tokens.format import TokenError, decode_token
 
 EXAMPLES = int(os.environ.get("REWRITER_PROPERTY_EXAMPLES", "120"))
 PROPERTY = settings(

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from golden import DEFAULT_RULES
 
-from rewriter.factory import load_rules_remembered
-from rewriter.rulesfile import RulesError
+from rewriter.batch.factory import load_rules_remembered
+from rewriter.rules.loader import RulesError
 
 
 @pytest.fixture
@@ -63,14 +63,14 @@ def test_an_oversized_file_is_refused_without_the_cache(cache: Path, tmp_path: P
 def test_a_remembered_file_others_could_write_is_not_trusted(
     cache: Path, rules_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rewriter.rulesfile
+    import rewriter.rules.loader
 
     load_rules_remembered(rules_file, remember=True)
     (remembered,) = cache.glob("rules.*.pickle")
     calls = []
-    real = rewriter.rulesfile.load_rules
+    real = rewriter.rules.loader.load_rules
     monkeypatch.setattr(
-        rewriter.rulesfile, "load_rules", lambda path: calls.append(path) or real(path)
+        rewriter.rules.loader, "load_rules", lambda path: calls.append(path) or real(path)
     )
     for target, mode in ((remembered, 0o620), (cache, 0o777)):
         target.chmod(mode)

@@ -9,8 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from rewriter import rulesfile
-from rewriter.rules import (
+from rewriter.rules import loader as rulesfile
+from rewriter.rules.loader import (
+    MAX_RULES_BYTES,
+    RulesError,
+    find_rules,
+    load_rules,
+    starter_rules,
+)
+from rewriter.rules.model import (
     DEFAULT_CLICK_TRACKERS,
     DEFAULT_NO_TRACK,
     Certificate,
@@ -25,14 +32,7 @@ from rewriter.rules import (
     NoTrackMarker,
     Rules,
 )
-from rewriter.rulesfile import (
-    MAX_RULES_BYTES,
-    RulesError,
-    find_rules,
-    load_rules,
-    starter_rules,
-)
-from rewriter.urls import HostError, normalize_host
+from rewriter.web.urls import HostError, normalize_host
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAD = "tracking:\n  domain: go.example.com\n"  # lines 1-2 of most cases below

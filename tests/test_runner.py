@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from rewriter.batch import Job, WriteMode
-from rewriter.cache import Fingerprint
-from rewriter.engine import Rewriter
-from rewriter.factory import load_preload_list, make_rewriter
-from rewriter.report import FileOutcome, FileState
-from rewriter.rulesfile import load_rules
-from rewriter.runner import WINDOW_PER_WORKER, EngineSettings, run
-from rewriter.sources import TEMPLATE_SUFFIXES, Source, iter_sources
+from rewriter.batch.cache import Fingerprint
+from rewriter.batch.factory import load_preload_list, make_rewriter
+from rewriter.batch.process import Job, WriteMode
+from rewriter.batch.report import FileOutcome, FileState
+from rewriter.batch.runner import WINDOW_PER_WORKER, EngineSettings, run
+from rewriter.batch.sources import TEMPLATE_SUFFIXES, Source, iter_sources
+from rewriter.document.engine import Rewriter
+from rewriter.rules.loader import load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from golden import DEFAULT_RULES
 
-import rewriter.verify
-from rewriter.batch import Job, WriteMode, process_source
-from rewriter.factory import make_rewriter
-from rewriter.report import FileState
-from rewriter.rulesfile import load_rules
-from rewriter.sources import Source
+import rewriter.document.safety
+from rewriter.batch.factory import make_rewriter
+from rewriter.batch.process import Job, WriteMode, process_source
+from rewriter.batch.report import FileState
+from rewriter.batch.sources import Source
+from rewriter.rules.loader import load_rules
 
 LINK = b'<p><a href="https://www.example.com/">x</a></p>'
 
@@ -27,7 +27,9 @@ def source(tmp_path: Path) -> Source:
 def test_a_failed_safety_check_writes_nothing(
     source: Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rewriter.verify, "safe_check", lambda *a, **k: ["structure: a difference"])
+    monkeypatch.setattr(
+        rewriter.document.safety, "safe_check", lambda *a, **k: ["structure: a difference"]
+    )
     engine = make_rewriter(load_rules(DEFAULT_RULES), keys=True)
     for job in (Job(WriteMode.IN_PLACE), Job(WriteMode.OUT, tmp_path / "out")):
         outcome = process_source(source, engine, job)
@@ -46,7 +48,7 @@ def test_fast_mode_does_not_run_the_safety_check(
     def refuse(*args: object, **kwargs: object) -> list[str]:
         raise AssertionError("the safety check ran in --fast mode")
 
-    monkeypatch.setattr(rewriter.verify, "safe_check", refuse)
+    monkeypatch.setattr(rewriter.document.safety, "safe_check", refuse)
     engine = make_rewriter(load_rules(DEFAULT_RULES), keys=True)
     outcome = process_source(source, engine, Job(WriteMode.IN_PLACE, safe=False))
     assert outcome.state is FileState.REWRITTEN
@@ -66,16 +68,16 @@ PAGE = b'<p>text</p><a href="https://www.example.com/a">a</a>\n' * 400
 
 @pytest.fixture
 def small_buffer(monkeypatch: pytest.MonkeyPatch) -> None:
-    import rewriter.commands
+    import rewriter.cli.commands
 
-    monkeypatch.setattr(rewriter.commands, "STDIN_BUFFER_LIMIT", 1000)
-    monkeypatch.setattr(rewriter.commands, "STDIN_CHUNK", 777)
+    monkeypatch.setattr(rewriter.cli.commands, "STDIN_BUFFER_LIMIT", 1000)
+    monkeypatch.setattr(rewriter.cli.commands, "STDIN_CHUNK", 777)
 
 
 def _rewrite_stdin(*options: str) -> tuple[int, bytes, str]:
     from click.testing import CliRunner
 
-    from rewriter.cli import main
+    from rewriter.cli.main import main
 
     runner = CliRunner()
     result = runner.invoke(
@@ -95,7 +97,9 @@ def test_a_streamed_message_is_rewritten_like_a_held_one(options: tuple[str, ...
 
 @pytest.mark.usefixtures("small_buffer")
 def test_a_streamed_message_failing_its_check_exits_123(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rewriter.verify, "_token_problem", lambda *args: "does not read back")
+    monkeypatch.setattr(
+        rewriter.document.safety, "_token_problem", lambda *args: "does not read back"
+    )
     code, _, stderr = _rewrite_stdin()
     assert code == 123
     assert stderr.startswith("-: error: the safety check failed: round trip: -:1:12: does not")

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rewriter import scan as scan_module
-from rewriter.scan import LinkTag, OversizedTag, Piece, Scanner, scan, scan_chunks
+from rewriter.document import scan as scan_module
+from rewriter.document.scan import LinkTag, OversizedTag, Piece, Scanner, scan, scan_chunks
 
 DEFAULT = ("a", "area", "v:*")
 

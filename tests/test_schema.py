@@ -11,8 +11,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from rewriter import rulesfile
-from rewriter.rulesfile import (
+from rewriter.rules import loader as rulesfile
+from rewriter.rules.loader import (
     ACCEPTED_KEYS,
     ENUMS,
     RulesError,
@@ -40,9 +40,9 @@ def test_schema_ships_with_the_package() -> None:
     # Read beside the module rather than with importlib.resources, which fails while the
     # editable install still records `rewriter` as a namespace package.
     with (ROOT / "pyproject.toml").open("rb") as stream:
-        package_data = tomllib.load(stream)["tool"]["setuptools"]["package-data"]["rewriter"]
-    assert "*.json" in package_data
-    assert SCHEMA.parent == ROOT / "rewriter"
+        package_data = tomllib.load(stream)["tool"]["setuptools"]["package-data"]
+    assert SCHEMA.name in package_data["rewriter.rules"]
+    assert SCHEMA.parent == ROOT / "rewriter" / "rules"
 
 
 def validator() -> jsonschema.Draft202012Validator:

@@ -12,9 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rewriter.models import Status, Verdict
-from rewriter.preload import PreloadList, PreloadMatch, bundled_preload_list, load_chromium_json
-from rewriter.rules import Certificate, CertificateState, Checks, HostFacts, HstsPolicy, Rules
-from rewriter.security import Classifier, Finding, HopVerdict, expected_by, gate, split_url
+from rewriter.rules.model import Certificate, CertificateState, Checks, HostFacts, HstsPolicy, Rules
+from rewriter.status.classify import Classifier, Finding, HopVerdict, expected_by, gate, split_url
+from rewriter.status.preload import (
+    PreloadList,
+    PreloadMatch,
+    bundled_preload_list,
+    load_chromium_json,
+)
 
 SMALL_LIST = Path(__file__).parent / "data" / "preload" / "transport_security_state_static.json"
 YEAR = 31_536_000

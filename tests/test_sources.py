@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import rewriter.sources
-from rewriter.sources import PathError, Source, iter_sources
+import rewriter.batch.sources
+from rewriter.batch.sources import PathError, Source, iter_sources
 
 
 def make(root: Path, *relatives: str) -> Path:
@@ -69,7 +69,7 @@ def test_a_folder_that_cannot_be_listed_is_an_error_in_its_place(
             raise PermissionError(13, "Permission denied", str(locked))
         return scandir(path)
 
-    monkeypatch.setattr(rewriter.sources.os, "scandir", refusing)
+    monkeypatch.setattr(rewriter.batch.sources.os, "scandir", refusing)
     assert taken(root) == ["a.html", f"error: {locked}: Permission denied", "c.html"]
 
 
@@ -84,7 +84,7 @@ def test_folders_are_listed_only_as_the_files_are_taken(
         listed.append(Path(path).relative_to(tmp_path).as_posix())
         return scandir(path)
 
-    monkeypatch.setattr(rewriter.sources.os, "scandir", recording)
+    monkeypatch.setattr(rewriter.batch.sources.os, "scandir", recording)
     items: Iterator[Source | PathError] = iter_sources([str(root)])
     first = next(items)
     assert isinstance(first, Source) and first.relative == "a/one.html"

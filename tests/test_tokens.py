@@ -10,8 +10,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from rewriter.keys import KeyRing
-from rewriter.tokens import (
+from rewriter.tokens.format import (
     FIXED_OVERHEAD,
     MAX_DESTINATION_LENGTH,
     MAX_TOKEN_LENGTH,
@@ -21,6 +20,7 @@ from rewriter.tokens import (
     encode_token,
     token_length_bound,
 )
+from rewriter.tokens.keys import KeyRing
 
 K1 = KeyRing("k1", {"k1": bytes(range(32))})
 K2 = KeyRing("k2", {"k2": bytes(range(100, 132))})

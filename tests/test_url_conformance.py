@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from rewriter.urls import (
+from rewriter.web.urls import (
     RefKind,
     UrlError,
     clean_url_value,

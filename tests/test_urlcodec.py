@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rewriter import urlcodec
-from rewriter.urlcodec import (
+from rewriter.tokens import codec as urlcodec
+from rewriter.tokens.codec import (
     CODE_LENGTHS,
     DICTIONARY,
     FIRST_CODE,

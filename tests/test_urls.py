@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rewriter import urls
-from rewriter.urls import (
+from rewriter.web import urls
+from rewriter.web.urls import (
     HostError,
     HttpUrl,
     RefKind,

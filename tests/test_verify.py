@@ -1,4 +1,4 @@
-"""The safe mode's independent check (`rewriter.verify`): silent on every correct rewrite (the
+"""The safe mode's independent check (`document.safety`): silent on every correct rewrite (the
 golden cases, the shared corpus, generated email HTML), and loud, saying where, on each kind of
 broken output. Problems are compared as exact strings: they are what a person reads."""
 
@@ -13,18 +13,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import email_documents
 
-from rewriter.engine import Rewriter
-from rewriter.factory import make_rewriter
-from rewriter.inputs import TemplateError
-from rewriter.models import Action, LinkRecord, Result
-from rewriter.rulesfile import load_rules
-from rewriter.sources import TEMPLATE_SUFFIXES
-from rewriter.verify import (
+from rewriter.batch.factory import make_rewriter
+from rewriter.batch.sources import TEMPLATE_SUFFIXES
+from rewriter.document.engine import Rewriter
+from rewriter.document.inputs import TemplateError
+from rewriter.document.safety import (
     idempotence_problems,
     round_trip_problems,
     safe_check,
     structure_problems,
 )
+from rewriter.models import Action, LinkRecord, Result
+from rewriter.rules.loader import load_rules
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 NAME = "spring.html"

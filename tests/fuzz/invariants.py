@@ -43,13 +43,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-from rewriter.engine import PreservationError, Rewriter, link_context
-from rewriter.entities import decode_attribute_value
-from rewriter.inputs import TemplateError
-from rewriter.keys import KeyRing
+from rewriter.document.engine import PreservationError, Rewriter, link_context
+from rewriter.document.entities import decode_attribute_value
+from rewriter.document.inputs import TemplateError
 from rewriter.models import Action, Result
-from rewriter.rules import Rules
-from rewriter.tokens import TokenError, decode_token
+from rewriter.rules.model import Rules
+from rewriter.tokens.format import TokenError, decode_token
+from rewriter.tokens.keys import KeyRing
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 # The key of tests/conftest.py, built here too so the fuzz runner needs no environment.
@@ -71,9 +71,9 @@ class InvariantError(AssertionError):
 @lru_cache(maxsize=8)
 def engine(case: str | None = None) -> Rewriter:
     """An engine for the golden cases' default rules, or for one case's own rules.yaml."""
-    from rewriter.factory import load_preload_list
-    from rewriter.rulesfile import load_rules
-    from rewriter.security import Classifier
+    from rewriter.batch.factory import load_preload_list
+    from rewriter.rules.loader import load_rules
+    from rewriter.status.classify import Classifier
 
     path = CASES / "rules.yaml" if case is None else CASES / case / "rules.yaml"
     rules = load_rules(path)
@@ -82,8 +82,8 @@ def engine(case: str | None = None) -> Rewriter:
 
 def fresh_engine(case: str | None = None) -> Rewriter:
     """A new engine, classifier and preload list for the same rules (nothing shared)."""
-    from rewriter.factory import load_preload_list
-    from rewriter.security import Classifier
+    from rewriter.batch.factory import load_preload_list
+    from rewriter.status.classify import Classifier
 
     rules = engine(case).rules
     return Rewriter(rules, TEST_RING, Classifier(rules, load_preload_list(rules)))

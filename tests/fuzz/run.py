@@ -196,9 +196,9 @@ def child(name: str, seconds: int, workdir: Path) -> int:
     import atheris
 
     with atheris.instrument_imports(include=["rewriter"]):
-        import rewriter.engine
-        import rewriter.factory
-        import rewriter.rulesfile  # noqa: F401 - instrumented now, used lazily by the engine
+        import rewriter.batch.factory
+        import rewriter.document.engine
+        import rewriter.rules.loader  # noqa: F401 - instrumented now, used lazily by the engine
         from fuzz import invariants, targets
 
         if name == "engine":
@@ -256,7 +256,7 @@ def template_files() -> Iterator[Path]:
 
 def write_seeds(seeds: Path) -> tuple[int, int]:
     """Copy templates into seeds/html and their href values into seeds/urls; the counts."""
-    from rewriter.scan import LinkTag, scan
+    from rewriter.document.scan import LinkTag, scan
 
     html, urls = seeds / "html", seeds / "urls"
     html.mkdir(parents=True)

@@ -36,12 +36,12 @@ from fuzz.invariants import (
     engine,
     rewrite,
 )
-from rewriter.engine import PreservationError, Rewriter
-from rewriter.entities import decode_attribute_value, escape_attribute_value
-from rewriter.inputs import TemplateError
+from rewriter.document.engine import PreservationError, Rewriter
+from rewriter.document.entities import decode_attribute_value, escape_attribute_value
+from rewriter.document.inputs import TemplateError
+from rewriter.document.scan import LinkTag, OversizedTag, Piece, scan, scan_chunks
 from rewriter.models import Result
-from rewriter.scan import LinkTag, OversizedTag, Piece, scan, scan_chunks
-from rewriter.urls import (
+from rewriter.web.urls import (
     RefKind,
     UrlError,
     clean_url_value,

@@ -18,17 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rewriter.batch import Job, WriteMode, failed_outcome, process_source
-from rewriter.report import FileOutcome, FileState, count_links
-from rewriter.sources import PathError, Source
+from rewriter.batch.process import Job, WriteMode, failed_outcome, process_source
+from rewriter.batch.report import FileOutcome, FileState, count_links
+from rewriter.batch.sources import PathError, Source
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
 
-    from rewriter.cache import Cache
-    from rewriter.engine import Rewriter
-    from rewriter.preload import PreloadList
-    from rewriter.rules import Rules
+    from rewriter.batch.cache import Cache
+    from rewriter.document.engine import Rewriter
+    from rewriter.rules.model import Rules
+    from rewriter.status.preload import PreloadList
 
 WINDOW_PER_WORKER = 8  # outcomes in flight per worker: enough to keep them busy, and bounded
 
@@ -165,7 +165,7 @@ def _start_worker(settings: EngineSettings) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     global _worker_engine  # noqa: PLW0603 (one engine per worker process, built once)
-    from rewriter.factory import load_preload_list, make_rewriter
+    from rewriter.batch.factory import load_preload_list, make_rewriter
 
     preload: PreloadList = load_preload_list(settings.rules, settings.preload_list)
     _worker_engine = make_rewriter(settings.rules, keys=True, preload=preload)

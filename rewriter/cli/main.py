@@ -14,7 +14,7 @@ from typing import NoReturn
 
 import click
 
-from rewriter.report import ExitCode
+from rewriter.batch.report import ExitCode
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -85,7 +85,7 @@ def rewrite(
     quiet: bool,
 ) -> None:
     """Rewrite every outbound link in PATHS (files, folders, or - for stdin to stdout)."""
-    from rewriter import commands
+    from rewriter.cli import commands
 
     mode = _write_mode(paths, out_dir, in_place, check, diff)
     code = commands.rewrite(
@@ -152,7 +152,7 @@ def links(
     preload_list: Path | None,
 ) -> None:
     """List every link in PATHS (or - for stdin) with its action, status and reasons."""
-    from rewriter import commands
+    from rewriter.cli import commands
 
     options = commands.InspectOptions(paths, rules_path, preload_list, include, exclude)
     sys.exit(commands.links(options, fmt))
@@ -179,8 +179,8 @@ def check(
 ) -> None:
     """Fail (exit 1) when a click on a link in PATHS (or - for stdin) would not be served as
     required; needs no key."""
-    from rewriter import commands
-    from rewriter.checks import parse_fail_on
+    from rewriter.cli import commands
+    from rewriter.status.notices import parse_fail_on
 
     try:
         statuses = parse_fail_on(fail_on)
@@ -196,7 +196,7 @@ def check(
 @_rules_option
 def resolve(urls: tuple[str, ...], rules_path: Path | None) -> None:
     """Print the destination of each tracking link; exit 1 if any is forged or unknown."""
-    from rewriter import commands
+    from rewriter.cli import commands
 
     sys.exit(commands.resolve(urls, rules_path))
 
@@ -210,7 +210,7 @@ def resolve(urls: tuple[str, ...], rules_path: Path | None) -> None:
               default=Path("rewriter.keys"), show_default=True)  # fmt: skip
 def init(domain: str, rules_file: Path, key_file: Path) -> None:
     """Write a starter rules file and a fresh key file (mode 0600); never overwrites."""
-    from rewriter import commands
+    from rewriter.cli import commands
 
     sys.exit(commands.init(domain, rules_file, key_file))
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rewriter.globs import GlobSet
 from rewriter.models import Action, Decision, Reason
-from rewriter.rules import ClickTracker, MarkerMatch, NoTrackMarker, Rules
-from rewriter.urls import (
+from rewriter.rules.model import ClickTracker, MarkerMatch, NoTrackMarker, Rules
+from rewriter.web.globs import GlobSet
+from rewriter.web.urls import (
     HttpUrl,
     RefKind,
     UrlError,

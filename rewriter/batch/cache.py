@@ -94,7 +94,7 @@ class Cache:
     def save(self) -> None:
         if not self._dirty:
             return
-        from rewriter.fsio import write_atomic
+        from rewriter.batch.fsio import write_atomic
 
         entries = {name: _raw(entry) for name, entry in sorted(self._entries.items())}
         document = {"format": CACHE_FORMAT, "entries": entries}

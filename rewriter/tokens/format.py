@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from hmac import compare_digest
 from math import ceil
 
-from rewriter import urlcodec
-from rewriter.keys import KEY_ID, KeyRing
+from rewriter.tokens import codec as urlcodec
+from rewriter.tokens.keys import KEY_ID, KeyRing
 
 VERSION = 1
 FLAG_CODED = 0x01

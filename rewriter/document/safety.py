@@ -26,13 +26,13 @@ from functools import cached_property, lru_cache
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Any
 
-from rewriter.encoding import PRESCAN_BYTES, DocumentEncoding, sniff
-from rewriter.globs import GlobSet
+from rewriter.document.encoding import PRESCAN_BYTES, DocumentEncoding, sniff
 from rewriter.models import Action, LinkRecord
-from rewriter.tokens import TokenError, decode_token
+from rewriter.tokens.format import TokenError, decode_token
+from rewriter.web.globs import GlobSet
 
 if TYPE_CHECKING:
-    from rewriter.engine import Rewriter
+    from rewriter.document.engine import Rewriter
 
 LINK_ATTRIBUTE = "href"
 MAX_PROBLEMS = 5  # per check: the first few differences say enough
@@ -614,7 +614,7 @@ class StreamingCheck:
         import queue
         import threading
 
-        from rewriter.engine import Rewriter
+        from rewriter.document.engine import Rewriter
 
         self._engine = engine
         # The second pass gets its own engine: the two run at once, each with its own memos.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rewriter.scan import Attribute, LinkTag, read_tag
+from rewriter.document.scan import Attribute, LinkTag, read_tag
 
 _WHITESPACE = b"\t\n\f\r "
 _SPACES = (b"\t", b"\n", b"\f", b"\r", b" ")

@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
+from rewriter.batch.report import ExitCode, FileOutcome, FileState, Report
 from rewriter.models import LinkRecord, Status
-from rewriter.report import ExitCode, FileOutcome, FileState, Report
 
 if TYPE_CHECKING:
-    from rewriter.batch import Job
-    from rewriter.cache import Cache
-    from rewriter.engine import Rewriter
-    from rewriter.preload import PreloadList
-    from rewriter.rules import Rules
-    from rewriter.sources import PathError, Source
+    from rewriter.batch.cache import Cache
+    from rewriter.batch.process import Job
+    from rewriter.batch.sources import PathError, Source
+    from rewriter.document.engine import Rewriter
+    from rewriter.rules.model import Rules
+    from rewriter.status.preload import PreloadList
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +59,8 @@ def _plural(number: int, noun: str) -> str:
 
 
 def _load_rules(rules_path: Path | None, *, remember: bool = False) -> Rules:
-    from rewriter.factory import load_rules_remembered
-    from rewriter.rulesfile import RulesError, find_rules
+    from rewriter.batch.factory import load_rules_remembered
+    from rewriter.rules.loader import RulesError, find_rules
 
     path = rules_path or find_rules(Path.cwd())
     if path is None:
@@ -82,8 +82,8 @@ def rewrite(options: RewriteOptions) -> int:
 
 
 def _rewrite(options: RewriteOptions) -> int:
-    from rewriter.batch import Job, WriteMode
-    from rewriter.factory import SetupError, load_preload_list, make_rewriter
+    from rewriter.batch.factory import SetupError, load_preload_list, make_rewriter
+    from rewriter.batch.process import Job, WriteMode
 
     rules = _load_rules(options.rules_path, remember=options.use_cache)
     try:
@@ -106,8 +106,8 @@ def _rewrite(options: RewriteOptions) -> int:
 def _rewrite_files(
     engine: Rewriter, job: Job, options: RewriteOptions, preload: PreloadList
 ) -> int:
-    from rewriter.progress import Progress
-    from rewriter.runner import EngineSettings, available_workers, run
+    from rewriter.batch.progress import Progress
+    from rewriter.batch.runner import EngineSettings, available_workers, run
 
     if options.out_dir is not None:
         _refuse_overwriting_inputs(options.paths, options.out_dir)
@@ -149,7 +149,7 @@ def _rewrite_files(
 
 def _sources(options: RewriteOptions) -> Iterator[Source | PathError]:
     """The files to rewrite, lazily, in sorted order (an output folder inside is not read)."""
-    from rewriter.sources import iter_sources
+    from rewriter.batch.sources import iter_sources
 
     skip = [options.out_dir] if options.out_dir is not None else []
     return iter_sources(options.paths, options.include, options.exclude, skip)
@@ -159,7 +159,7 @@ def _take_sources(
     items: Iterator[Source | PathError], wanted: int
 ) -> tuple[list[Source | PathError], int]:
     """The first items, up to `wanted` files, and how many files that is."""
-    from rewriter.sources import Source
+    from rewriter.batch.sources import Source
 
     first: list[Source | PathError] = []
     found = 0
@@ -206,8 +206,8 @@ def _open_cache(
     if not job.fingerprints:
         return None
     from rewriter import __version__
-    from rewriter.cache import Cache, configuration_key
-    from rewriter.factory import cache_dir
+    from rewriter.batch.cache import Cache, configuration_key
+    from rewriter.batch.factory import cache_dir
 
     assert engine.ring is not None
     key = configuration_key(
@@ -264,9 +264,9 @@ def _rewrite_stdin(engine: Rewriter, options: RewriteOptions) -> int:
 
 
 def _rewrite_stdin_whole(engine: Rewriter, options: RewriteOptions, data: bytes) -> int:
-    from rewriter.batch import safety_problems, unified_diff
-    from rewriter.engine import PreservationError
-    from rewriter.inputs import TemplateError
+    from rewriter.batch.process import safety_problems, unified_diff
+    from rewriter.document.engine import PreservationError
+    from rewriter.document.inputs import TemplateError
 
     report = Report(check=options.mode in ("check", "diff"))
     try:
@@ -304,9 +304,9 @@ def _stream_stdin(engine: Rewriter, options: RewriteOptions, head: bytes, stdin:
     fails at the end, the output already written must not be used (exit 123)."""
     from itertools import chain
 
-    from rewriter.engine import PreservationError
-    from rewriter.inputs import TemplateError
-    from rewriter.verify import StreamingCheck
+    from rewriter.document.engine import PreservationError
+    from rewriter.document.inputs import TemplateError
+    from rewriter.document.safety import StreamingCheck
 
     check = None if options.fast else StreamingCheck(engine, file="-")
     report = Report()
@@ -386,9 +386,9 @@ class _ReportWriter:
 
 def resolve(urls: Sequence[str], rules_path: Path | None) -> int:
     """Print `url -> destination` per link; exit 1 if any link does not verify."""
-    from rewriter.engine import decode_tracking_url
-    from rewriter.factory import SetupError, load_ring
-    from rewriter.tokens import TokenError
+    from rewriter.batch.factory import SetupError, load_ring
+    from rewriter.document.engine import decode_tracking_url
+    from rewriter.tokens.format import TokenError
 
     try:
         rules = _load_rules(rules_path)
@@ -410,9 +410,9 @@ def resolve(urls: Sequence[str], rules_path: Path | None) -> int:
 
 
 def init(domain: str, rules_file: Path, key_file: Path) -> int:
-    from rewriter.keys import generate_key_file
-    from rewriter.rulesfile import starter_rules
-    from rewriter.urls import HostError, normalize_host
+    from rewriter.rules.loader import starter_rules
+    from rewriter.tokens.keys import generate_key_file
+    from rewriter.web.urls import HostError, normalize_host
 
     for path in (rules_file, key_file):
         if path.exists():
@@ -459,8 +459,8 @@ class _Input:
 
 def _inputs(options: InspectOptions) -> Iterator[_Input]:
     """The documents to inspect: stdin for `-`, else files and folders, in sorted order."""
-    from rewriter.fsio import read_bytes
-    from rewriter.sources import PathError, iter_sources
+    from rewriter.batch.fsio import read_bytes
+    from rewriter.batch.sources import PathError, iter_sources
 
     if list(options.paths) == ["-"]:
         yield _Input("-", "-", sys.stdin.buffer.read())
@@ -479,8 +479,8 @@ def _inputs(options: InspectOptions) -> Iterator[_Input]:
 def _inspector(options: InspectOptions) -> tuple[Rules, Rewriter, str]:
     """Rules, an engine that needs no key (but verifies tokens when a key is at hand), and the
     preload list's name and date. Warns once on stderr when the list is old."""
-    from rewriter.factory import SetupError, load_preload_list, load_ring
-    from rewriter.preload import freshness_warning
+    from rewriter.batch.factory import SetupError, load_preload_list, load_ring
+    from rewriter.status.preload import freshness_warning
 
     rules = _load_rules(options.rules_path)
     try:
@@ -494,8 +494,8 @@ def _inspector(options: InspectOptions) -> tuple[Rules, Rewriter, str]:
         ring = load_ring(rules)
     except SetupError:
         ring = None
-    from rewriter.engine import Rewriter
-    from rewriter.security import Classifier
+    from rewriter.document.engine import Rewriter
+    from rewriter.status.classify import Classifier
 
     engine = Rewriter(rules, ring, Classifier(rules, preload))
     dated = preload.date.isoformat() if preload.date else "undated"
@@ -504,7 +504,7 @@ def _inspector(options: InspectOptions) -> tuple[Rules, Rewriter, str]:
 
 def links(options: InspectOptions, fmt: str | None) -> int:
     """List every link with its action and status."""
-    from rewriter.formats import writer_for
+    from rewriter.batch.formats import writer_for
 
     try:
         _, engine, preload = _inspector(options)
@@ -527,8 +527,8 @@ def links(options: InspectOptions, fmt: str | None) -> int:
 
 
 def _inspect(engine: Rewriter, item: _Input) -> FileOutcome:
-    from rewriter.engine import PreservationError
-    from rewriter.inputs import TemplateError
+    from rewriter.document.engine import PreservationError
+    from rewriter.document.inputs import TemplateError
 
     if item.data is None:
         return FileOutcome(item.display, FileState.FAILED, message=item.error)
@@ -546,7 +546,7 @@ def _inspect(engine: Rewriter, item: _Input) -> FileOutcome:
 
 def check(options: InspectOptions, fail_on: frozenset[Status], as_of: datetime.date) -> int:
     """The pre-send gate: one line per violating link, then warnings; exit 1 on any failure."""
-    from rewriter.checks import (
+    from rewriter.status.notices import (
         estimated_size,
         message_notices,
         rules_notices,

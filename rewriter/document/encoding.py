@@ -12,7 +12,7 @@ import codecs
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rewriter.prescan import PRESCAN_BYTES, UNSUPPORTED, codec_for_label, meta_charsets
+from rewriter.document.prescan import PRESCAN_BYTES, UNSUPPORTED, codec_for_label, meta_charsets
 
 __all__ = ["PRESCAN_BYTES", "UNSUPPORTED", "DocumentEncoding", "codec_for_label", "sniff"]
 

@@ -12,14 +12,14 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rewriter.cache import Fingerprint, fingerprint_of
-from rewriter.engine import PreservationError, Rewriter
-from rewriter.inputs import TemplateError
+from rewriter.batch.cache import Fingerprint, fingerprint_of
+from rewriter.batch.report import FileOutcome, FileState
+from rewriter.document.engine import PreservationError, Rewriter
+from rewriter.document.inputs import TemplateError
 from rewriter.models import Result
-from rewriter.report import FileOutcome, FileState
 
 if TYPE_CHECKING:  # a pre-send hook on stdin needs neither files nor folders
-    from rewriter.sources import Source
+    from rewriter.batch.sources import Source
 
 
 class WriteMode(Enum):
@@ -48,7 +48,7 @@ class Job:
 
 def process_source(source: Source, engine: Rewriter, job: Job) -> FileOutcome:
     """Rewrite one file as the job says; never raises for bad input."""
-    from rewriter.fsio import read_with_status
+    from rewriter.batch.fsio import read_with_status
 
     display = source.display
     try:
@@ -90,7 +90,7 @@ def safety_problems(
     data: bytes, result: Result, engine: Rewriter, file: str, relative: str
 ) -> str | None:
     """The safe mode's independent check (lxml, idempotence, round trip), as one message."""
-    from rewriter.verify import safe_check
+    from rewriter.document.safety import safe_check
 
     problems = safe_check(data, result.output, engine, result.links, file=file, relative=relative)
     if not problems:
@@ -108,7 +108,7 @@ def _deliver(
     source: Source, data: bytes, result: Result, job: Job, outcome: FileOutcome
 ) -> os.stat_result | None:
     """Write (or diff) the result; the written file's status, None when nothing was written."""
-    from rewriter.fsio import hard_link_count, write_atomic
+    from rewriter.batch.fsio import hard_link_count, write_atomic
 
     if job.mode is WriteMode.OUT:
         assert job.out_dir is not None

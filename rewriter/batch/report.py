@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
-from rewriter.cache import Fingerprint
+from rewriter.batch.cache import Fingerprint
 from rewriter.models import Action, LinkRecord
 
 

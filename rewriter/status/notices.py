@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from rewriter.models import Action, LinkRecord, Status
-from rewriter.rules import Rules
-from rewriter.security import gate
+from rewriter.rules.model import Rules
+from rewriter.status.classify import gate
 
 if TYPE_CHECKING:
-    from rewriter.keys import KeyRing
+    from rewriter.tokens.keys import KeyRing
 
 Level = Literal["failure", "warning"]
 
@@ -133,7 +133,7 @@ def _tracking_length(record: LinkRecord, rules: Rules) -> int | None:
 
 def estimated_token_length(destination: str, context: str | None) -> int:
     """A token's length does not depend on the key, only on its id: sign with a stand-in."""
-    from rewriter.tokens import encode_token
+    from rewriter.tokens.format import encode_token
 
     text = (context or "").encode("utf-8")[-255:].decode("utf-8", "ignore")
     try:
@@ -144,7 +144,7 @@ def estimated_token_length(destination: str, context: str | None) -> int:
 
 @functools.cache
 def _stand_in_ring() -> KeyRing:
-    from rewriter.keys import KeyRing
+    from rewriter.tokens.keys import KeyRing
 
     return KeyRing("k1", {"k1": bytes(32)}, "length estimate")
 

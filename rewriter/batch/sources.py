@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rewriter.globs import GlobSet
+from rewriter.web.globs import GlobSet
 
 # HTML-bearing templates: HTML itself and the template languages that usually hold it.
 TEMPLATE_SUFFIXES = frozenset(

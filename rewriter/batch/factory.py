@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rewriter.engine import Rewriter
-from rewriter.keys import KeyRing, KeyRingError
-from rewriter.preload import PreloadList
-from rewriter.rules import Rules
-from rewriter.security import Classifier
+from rewriter.document.engine import Rewriter
+from rewriter.rules.model import Rules
+from rewriter.status.classify import Classifier
+from rewriter.status.preload import PreloadList
+from rewriter.tokens.keys import KeyRing, KeyRingError
 
 
 class SetupError(Exception):
@@ -37,7 +37,7 @@ def load_rules_remembered(path: Path, *, remember: bool) -> Rules:
     import pickle
 
     from rewriter import __version__
-    from rewriter.rules import MAX_RULES_BYTES
+    from rewriter.rules.model import MAX_RULES_BYTES
 
     with open(path, "rb") as handle:
         data = handle.read(MAX_RULES_BYTES + 1)
@@ -59,7 +59,7 @@ def load_rules_remembered(path: Path, *, remember: bool) -> Rules:
 
 
 def _validated(path: Path) -> Rules:
-    from rewriter.rulesfile import load_rules  # the YAML reader: only when not remembered
+    from rewriter.rules.loader import load_rules  # the YAML reader: only when not remembered
 
     return load_rules(path)
 
@@ -73,7 +73,7 @@ def _private(path: Path) -> bool:
 
 
 def _remember(path: Path, data: bytes) -> None:
-    from rewriter.fsio import write_atomic
+    from rewriter.batch.fsio import write_atomic
 
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -101,7 +101,7 @@ def load_ring(rules: Rules) -> KeyRing:
 
 def load_preload_list(rules: Rules, override: Path | None = None) -> PreloadList:
     """The list `--preload-list` names, else the one the rules name, else the bundled list."""
-    from rewriter.preload import PreloadListError, bundled_preload_list, load_chromium_json
+    from rewriter.status.preload import PreloadListError, bundled_preload_list, load_chromium_json
 
     path = override or rules.preload_list
     if path is None:

@@ -14,19 +14,19 @@ from dataclasses import dataclass, field
 from itertools import chain
 from typing import NamedTuple
 
-from rewriter.decide import Policy
-from rewriter.encoding import PRESCAN_BYTES, UNSUPPORTED, DocumentEncoding, sniff
-from rewriter.entities import decode_attribute_value, escape_attribute_value
-from rewriter.inputs import TemplateError, binary_kind, encoding_back, utf8_view
-from rewriter.keys import KeyRing
-from rewriter.linktext import link_text
+from rewriter.document.decide import Policy
+from rewriter.document.encoding import PRESCAN_BYTES, UNSUPPORTED, DocumentEncoding, sniff
+from rewriter.document.entities import decode_attribute_value, escape_attribute_value
+from rewriter.document.inputs import TemplateError, binary_kind, encoding_back, utf8_view
+from rewriter.document.linktext import link_text
+from rewriter.document.scan import MAX_TAG_BYTES, Attribute, LinkTag, OversizedTag, Piece, Scanner
+from rewriter.document.splice import Edit, annotation_edits, apply_edits, mask_tag, value_edit
 from rewriter.models import Action, Decision, LinkRecord, Reason, Result, Status, Verdict
-from rewriter.rules import ContextMode, Rules
-from rewriter.scan import MAX_TAG_BYTES, Attribute, LinkTag, OversizedTag, Piece, Scanner
-from rewriter.security import Classifier
-from rewriter.splice import Edit, annotation_edits, apply_edits, mask_tag, value_edit
-from rewriter.tokens import MAX_DESTINATION_LENGTH as MAX_DESTINATION
-from rewriter.tokens import TokenContents, TokenError, decode_token, encode_token
+from rewriter.rules.model import ContextMode, Rules
+from rewriter.status.classify import Classifier
+from rewriter.tokens.format import MAX_DESTINATION_LENGTH as MAX_DESTINATION
+from rewriter.tokens.format import TokenContents, TokenError, decode_token, encode_token
+from rewriter.tokens.keys import KeyRing
 
 LINK_ATTRIBUTE = "href"
 MAX_CONTEXT_BYTES = 255
@@ -347,7 +347,7 @@ def decode_tracking_url(
 
     Raises TokenError for a link that is not on those domains, malformed, forged or altered.
     """
-    from rewriter.urls import UrlError, clean_url_value, parse_http_url
+    from rewriter.web.urls import UrlError, clean_url_value, parse_http_url
 
     try:
         host = parse_http_url(clean_url_value(url)).host

@@ -22,7 +22,7 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rewriter.rules import (
+from rewriter.rules.model import (
     DEFAULT_CLICK_TRACKERS,
     DEFAULT_NO_TRACK,
     MAX_RULES_BYTES,
@@ -38,7 +38,7 @@ from rewriter.rules import (
     NoTrackMarker,
     Rules,
 )
-from rewriter.urls import HostError, normalize_host
+from rewriter.web.urls import HostError, normalize_host
 
 if TYPE_CHECKING:
     from yaml.nodes import Node

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from rewriter.entities import decode_attribute_value
+from rewriter.document.entities import decode_attribute_value
 
 MAX_TEXT = 60
 

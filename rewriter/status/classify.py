@@ -26,9 +26,9 @@ from enum import Enum
 from typing import Literal
 
 from rewriter.models import Status, Verdict
-from rewriter.preload import PreloadList, parents
-from rewriter.rules import Certificate, CertificateState, HostFacts, Rules
-from rewriter.urls import HostError, normalize_host
+from rewriter.rules.model import Certificate, CertificateState, HostFacts, Rules
+from rewriter.status.preload import PreloadList, parents
+from rewriter.web.urls import HostError, normalize_host
 
 SECURED_DOMAINS_BUSINESS_DAYS = 3  # Marketo: certificates are provisioned within 3 business days
 

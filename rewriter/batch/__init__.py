@@ -1,0 +1,1 @@
+"""The edges: sources, atomic writes, workers, cache, progress, reports and their formats."""

@@ -1,0 +1,1 @@
+"""The `rewriter` command: options in, the library's API, a report out."""

@@ -1,0 +1,1 @@
+"""One document, bytes in; bytes and link records out. No I/O."""

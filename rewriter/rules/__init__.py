@@ -1,0 +1,1 @@
+"""The rule set: its model, the strict YAML loader, the schema."""

@@ -1,0 +1,1 @@
+"""Keys and signed, self-contained tracking tokens. No HTML."""
