@@ -7,6 +7,7 @@ import datetime
 import itertools
 import json
 import os
+import re
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from rewriter.document.engine import Rewriter
     from rewriter.rules.model import Rules
     from rewriter.status.preload import PreloadList
+    from rewriter.tokens.keys import KeyRing
+    from rewriter.web.tracking import TrackingRoute
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,9 @@ class RewriteOptions:
     workers: int | None = None  # None: the processors this process may use
     use_cache: bool = True
     fast: bool = False
+    stdin_filename: str | None = None  # `-`'s name: attribution and messages
+    context: str | None = None  # the attribution of every link, instead of the rules'
+    annotate: bool = True  # False: no status attribute (the copy that is sent)
 
 
 class CommandError(Exception):
@@ -73,6 +79,24 @@ def _load_rules(rules_path: Path | None, *, remember: bool = False) -> Rules:
         raise CommandError(f"{path}: cannot read: {error.strerror or error}") from None
 
 
+def _with_options(rules: Rules, context: str | None, *, annotate: bool = True) -> Rules:
+    """The rules as the command-line options change them. Changed rules have another digest,
+    so the cache keys on the options too."""
+    import dataclasses
+
+    from rewriter.rules.model import ContextMode
+    from rewriter.tokens.context import context_problem
+
+    if context is not None:
+        problem = context_problem(context)
+        if problem is not None:
+            raise CommandError(f"--context {context!r}: {problem}")
+        rules = dataclasses.replace(rules, context=ContextMode.CAMPAIGN, campaign=context)
+    if not annotate:
+        rules = dataclasses.replace(rules, annotate=False)
+    return rules
+
+
 def rewrite(options: RewriteOptions) -> int:
     try:
         return _rewrite(options)
@@ -86,6 +110,7 @@ def _rewrite(options: RewriteOptions) -> int:
     from rewriter.batch.process import Job, WriteMode
 
     rules = _load_rules(options.rules_path, remember=options.use_cache)
+    rules = _with_options(rules, options.context, annotate=options.annotate)
     try:
         preload = load_preload_list(rules, options.preload_list)
         engine = make_rewriter(rules, keys=True, preload=preload)
@@ -268,27 +293,28 @@ def _rewrite_stdin_whole(engine: Rewriter, options: RewriteOptions, data: bytes)
     from rewriter.document.engine import PreservationError
     from rewriter.document.inputs import TemplateError
 
+    name = options.stdin_filename or "-"
     report = Report(check=options.mode in ("check", "diff"))
     try:
-        result = engine.rewrite(data, file="-", relative="-")
+        result = engine.rewrite(data, file=name, relative=name)
         problems = None
         if not options.fast and result.changed:
-            problems = safety_problems(data, result, engine, "-", "-")
+            problems = safety_problems(data, result, engine, name, name)
         if problems:
             raise PreservationError(problems)
     except (PreservationError, TemplateError) as error:
         # Echo the input: a pre-send hook that ignores the exit code still sends a whole message.
         _write_stdout(data if options.mode == "stdout" else b"")
-        outcome = FileOutcome("-", FileState.FAILED, message=f"-: error: {error}")
+        outcome = FileOutcome(name, FileState.FAILED, message=f"{name}: error: {error}")
     else:
         state = FileState.UNCHANGED
         if result.changed:
             state = FileState.REWRITTEN if options.mode == "stdout" else FileState.WOULD_CHANGE
-        outcome = FileOutcome("-", state, list(result.links), warnings=list(result.warnings))
+        outcome = FileOutcome(name, state, list(result.links), warnings=list(result.warnings))
         if options.mode == "stdout":
             _write_stdout(result.output)
         elif options.mode == "diff" and result.changed:
-            outcome.diff = unified_diff("-", data, result.output)
+            outcome.diff = unified_diff(name, data, result.output)
     _show(outcome, quiet=True)
     report.add(outcome)
     with _ReportWriter(options.report_path) as report_file:
@@ -308,7 +334,8 @@ def _stream_stdin(engine: Rewriter, options: RewriteOptions, head: bytes, stdin:
     from rewriter.document.inputs import TemplateError
     from rewriter.document.safety import StreamingCheck
 
-    check = None if options.fast else StreamingCheck(engine, file="-")
+    name = options.stdin_filename or "-"
+    check = None if options.fast else StreamingCheck(engine, file=name)
     report = Report()
     rest = iter(lambda: stdin.read(STDIN_CHUNK), b"")
 
@@ -328,7 +355,7 @@ def _stream_stdin(engine: Rewriter, options: RewriteOptions, head: bytes, stdin:
         problems: list[str] = []
         try:
             outcome = engine.rewrite_stream(
-                chain((head,), rest), write, file="-", relative="-", on_link=on_link
+                chain((head,), rest), write, file=name, relative=name, on_link=on_link
             )
         except (PreservationError, TemplateError) as error:
             problems.append(str(error))
@@ -336,7 +363,7 @@ def _stream_stdin(engine: Rewriter, options: RewriteOptions, head: bytes, stdin:
         if found:
             problems.append("the safety check failed: " + "; ".join(found))
     if problems:
-        _err(f"-: error: {'; '.join(problems)}; the output written so far must not be used")
+        _err(f"{name}: error: {'; '.join(problems)}; the output written so far must not be used")
         report.files[FileState.FAILED] += 1
         return report.exit_code
     for warning in outcome.warnings:
@@ -384,11 +411,12 @@ class _ReportWriter:
             self._temporary.unlink(missing_ok=True)
 
 
-def resolve(urls: Sequence[str], rules_path: Path | None) -> int:
-    """Print `url -> destination` per link; exit 1 if any link does not verify."""
+def resolve(urls: Sequence[str], rules_path: Path | None, fmt: str = "text") -> int:
+    """Per link, `link<TAB>destination` (or one JSON object); exit 1 if any does not verify.
+
+    A link is a URL, a bare token, or `-`: one link per line of stdin."""
     from rewriter.batch.factory import SetupError, load_ring
-    from rewriter.document.engine import decode_tracking_url
-    from rewriter.tokens.format import TokenError
+    from rewriter.web.tracking import TrackingRoute
 
     try:
         rules = _load_rules(rules_path)
@@ -396,17 +424,59 @@ def resolve(urls: Sequence[str], rules_path: Path | None) -> int:
     except (CommandError, SetupError) as error:
         _err(f"rewriter: {error}")
         return ExitCode.USAGE
-    domains = {rules.tracking_domain, *rules.legacy_domains}
+    route = TrackingRoute(frozenset({rules.tracking_domain, *rules.legacy_domains}), rules.path)
     code = ExitCode.OK
-    for url in urls:
-        try:
-            contents = decode_tracking_url(url, domains, ring)
-        except TokenError as error:
-            print(f"{url}\tinvalid: {error}")
+    for link in _links_to_resolve(urls):
+        row = _resolve_link(link, route, ring)
+        if row["error"] is not None:
             code = ExitCode.FINDINGS
-            continue
-        print(f"{url}\t{contents.destination}")
+        if fmt == "json":
+            print(json.dumps(row, ensure_ascii=False))
+        elif row["error"] is not None:
+            print(f"{link}\tinvalid: {row['error']}")
+        else:
+            print(f"{link}\t{row['destination']}")
     return code
+
+
+def _links_to_resolve(given: Sequence[str]) -> Iterator[str]:
+    """The links as given, `-` replaced by the non-blank lines of stdin."""
+    for link in given:
+        if link != "-":
+            yield link
+            continue
+        for line in sys.stdin:
+            if line.strip():
+                yield line.strip()
+
+
+def _resolve_link(link: str, route: TrackingRoute, ring: KeyRing) -> dict[str, object]:
+    """What a link carries, verified; when it does not verify, what it claims (unverified)
+    and why not."""
+    from rewriter.tokens.format import TokenError, decode_token
+    from rewriter.web.tracking import NotTracking, token_in_url
+
+    row: dict[str, object] = dict.fromkeys(("link", "destination", "key_id", "context"))
+    row |= {"link": link, "verified": False, "error": None}
+    token = link if _BARE_TOKEN.fullmatch(link) else token_in_url(link, route)
+    if isinstance(token, NotTracking):
+        row["error"] = token.reason
+        return row
+    try:
+        contents = decode_token(token, ring)
+    except TokenError as error:
+        row["error"] = str(error)
+        with contextlib.suppress(TokenError):
+            contents = decode_token(token)  # what it claims, shown as unverified
+            row |= {"destination": contents.destination, "key_id": contents.key_id,
+                    "context": contents.context}  # fmt: skip
+        return row
+    row |= {"destination": contents.destination, "key_id": contents.key_id,
+            "context": contents.context, "verified": True}  # fmt: skip
+    return row
+
+
+_BARE_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def init(domain: str, rules_file: Path, key_file: Path) -> int:
@@ -447,6 +517,8 @@ class InspectOptions:
     preload_list: Path | None = None
     include: Sequence[str] = ()
     exclude: Sequence[str] = ()
+    stdin_filename: str | None = None  # `-`'s name: attribution and messages
+    context: str | None = None  # the attribution of every link, instead of the rules'
 
 
 @dataclass(slots=True)
@@ -463,7 +535,8 @@ def _inputs(options: InspectOptions) -> Iterator[_Input]:
     from rewriter.batch.sources import PathError, iter_sources
 
     if list(options.paths) == ["-"]:
-        yield _Input("-", "-", sys.stdin.buffer.read())
+        name = options.stdin_filename or "-"
+        yield _Input(name, name, sys.stdin.buffer.read())
         return
     for item in iter_sources(options.paths, options.include, options.exclude):
         if isinstance(item, PathError):
@@ -482,7 +555,7 @@ def _inspector(options: InspectOptions) -> tuple[Rules, Rewriter, str]:
     from rewriter.batch.factory import SetupError, load_preload_list, load_ring
     from rewriter.status.preload import freshness_warning
 
-    rules = _load_rules(options.rules_path)
+    rules = _with_options(_load_rules(options.rules_path), options.context)
     try:
         preload = load_preload_list(rules, options.preload_list)
     except SetupError as error:

@@ -42,6 +42,17 @@ _include_option = click.option(
 _exclude_option = click.option(
     "--exclude", multiple=True, help="Glob of files to leave out (repeatable)."
 )
+_stdin_filename_option = click.option(
+    "--stdin-filename",
+    metavar="NAME",
+    help="The name of the document read from - (stdin): its attribution and its name in messages.",
+)
+_context_option = click.option(
+    "--context",
+    metavar="VALUE",
+    help="The attribution every tracking link carries (a campaign or message id), instead of"
+    " the rules' (never an email address: anyone holding a link can read it).",
+)
 _preload_option = click.option(
     "--preload-list",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -68,6 +79,10 @@ _preload_option = click.option(
 @click.option("--fast", is_flag=True,
               help="Skip the independent safety check; keep the byte comparison.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@_stdin_filename_option
+@_context_option
+@click.option("--no-annotate", is_flag=True,
+              help="No status attribute (the copy that is sent); removes ours.")  # fmt: skip
 def rewrite(
     paths: tuple[str, ...],
     rules_path: Path | None,
@@ -83,11 +98,15 @@ def rewrite(
     no_cache: bool,
     fast: bool,
     quiet: bool,
+    stdin_filename: str | None,
+    context: str | None,
+    no_annotate: bool,
 ) -> None:
     """Rewrite every outbound link in PATHS (files, folders, or - for stdin to stdout)."""
     from rewriter.cli import commands
 
     mode = _write_mode(paths, out_dir, in_place, check, diff)
+    _stdin_only(paths, stdin_filename)
     code = commands.rewrite(
         commands.RewriteOptions(
             paths=paths,
@@ -102,9 +121,17 @@ def rewrite(
             workers=workers,
             use_cache=not no_cache,
             fast=fast,
+            stdin_filename=stdin_filename,
+            context=context,
+            annotate=not no_annotate,
         )
     )
     sys.exit(code)
+
+
+def _stdin_only(paths: Sequence[str], stdin_filename: str | None) -> None:
+    if stdin_filename is not None and list(paths) != ["-"]:
+        raise UsageFailure("--stdin-filename names the document read from -: give - as the path")
 
 
 def _write_mode(
@@ -143,6 +170,8 @@ def _write_mode(
 @_include_option
 @_exclude_option
 @_preload_option
+@_stdin_filename_option
+@_context_option
 def links(
     paths: tuple[str, ...],
     rules_path: Path | None,
@@ -150,11 +179,16 @@ def links(
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     preload_list: Path | None,
+    stdin_filename: str | None,
+    context: str | None,
 ) -> None:
     """List every link in PATHS (or - for stdin) with its action, status and reasons."""
     from rewriter.cli import commands
 
-    options = commands.InspectOptions(paths, rules_path, preload_list, include, exclude)
+    _stdin_only(paths, stdin_filename)
+    options = commands.InspectOptions(
+        paths, rules_path, preload_list, include, exclude, stdin_filename, context
+    )
     sys.exit(commands.links(options, fmt))
 
 
@@ -168,6 +202,8 @@ def links(
 @_include_option
 @_exclude_option
 @_preload_option
+@_stdin_filename_option
+@_context_option
 def check(
     paths: tuple[str, ...],
     rules_path: Path | None,
@@ -176,6 +212,8 @@ def check(
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     preload_list: Path | None,
+    stdin_filename: str | None,
+    context: str | None,
 ) -> None:
     """Fail (exit 1) when a click on a link in PATHS (or - for stdin) would not be served as
     required; needs no key."""
@@ -186,19 +224,25 @@ def check(
         statuses = parse_fail_on(fail_on)
     except ValueError as error:
         raise UsageFailure(f"--fail-on: {error}") from None
+    _stdin_only(paths, stdin_filename)
     day = as_of.date() if as_of is not None else datetime.date.today()
-    options = commands.InspectOptions(paths, rules_path, preload_list, include, exclude)
+    options = commands.InspectOptions(
+        paths, rules_path, preload_list, include, exclude, stdin_filename, context
+    )
     sys.exit(commands.check(options, statuses, day))
 
 
 @main.command()
 @click.argument("urls", nargs=-1, required=True)
 @_rules_option
-def resolve(urls: tuple[str, ...], rules_path: Path | None) -> None:
-    """Print the destination of each tracking link; exit 1 if any is forged or unknown."""
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="text: link<TAB>destination; json: an object a link.")  # fmt: skip
+def resolve(urls: tuple[str, ...], rules_path: Path | None, fmt: str) -> None:
+    """Print the destination of each tracking link (a URL, a bare token, or - to read one per
+    line from stdin); exit 1 if any is forged, altered, foreign or signed by an unknown key."""
     from rewriter.cli import commands
 
-    sys.exit(commands.resolve(urls, rules_path))
+    sys.exit(commands.resolve(urls, rules_path, fmt))
 
 
 @main.command()

@@ -9,7 +9,7 @@ the classifier in.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import NamedTuple
@@ -25,7 +25,7 @@ from rewriter.models import Action, Decision, LinkRecord, Reason, Result, Status
 from rewriter.rules.model import ContextMode, Rules
 from rewriter.status.classify import Classifier
 from rewriter.tokens.format import MAX_DESTINATION_LENGTH as MAX_DESTINATION
-from rewriter.tokens.format import TokenContents, TokenError, decode_token, encode_token
+from rewriter.tokens.format import TokenError, decode_token, encode_token
 from rewriter.tokens.keys import KeyRing
 
 LINK_ATTRIBUTE = "href"
@@ -338,24 +338,6 @@ class Rewriter:
 def _token_of(tracking_url: str) -> str:
     """The last path segment: where every version of our tracking links keeps the token."""
     return tracking_url.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-
-
-def decode_tracking_url(
-    url: str, domains: Collection[str], ring: KeyRing | None = None
-) -> TokenContents:
-    """Read (and with a key ring, verify) a tracking link on one of `domains`.
-
-    Raises TokenError for a link that is not on those domains, malformed, forged or altered.
-    """
-    from rewriter.web.urls import UrlError, clean_url_value, parse_http_url
-
-    try:
-        host = parse_http_url(clean_url_value(url)).host
-    except UrlError as error:
-        raise TokenError(f"not a URL ({error})") from None
-    if host not in domains:
-        raise TokenError(f"{host} is not a tracking domain of these rules")
-    return decode_token(_token_of(url), ring)
 
 
 def link_context(rules: Rules, path: str | None) -> str:
