@@ -236,7 +236,8 @@ def check(
 @click.argument("urls", nargs=-1, required=True)
 @_rules_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="text: link<TAB>destination; json: an object a link.")  # fmt: skip
+              show_default=True,
+              help="text: link<TAB>destination; json: one object per link.")  # fmt: skip
 def resolve(urls: tuple[str, ...], rules_path: Path | None, fmt: str) -> None:
     """Print the destination of each tracking link (a URL, a bare token, or - to read one per
     line from stdin); exit 1 if any is forged, altered, foreign or signed by an unknown key."""
