@@ -66,11 +66,13 @@ def run(
             if isinstance(source, PathError):
                 yield failed_outcome(source.display, source.reason)
                 continue
-            hit = _cached(source, job, cache)
+            hit = _cached(source, job, cache, engine.rules)
             yield (
                 hit
                 if hit is not None
-                else _record(_slim(process_source(source, engine, job), job), source, job, cache)
+                else _record(
+                    _slim(process_source(source, engine, job), job), source, cache, engine.rules
+                )
             )
         return
     yield from _run_pool(sources, job, settings, workers, cache)
@@ -92,7 +94,7 @@ def _run_pool(
             if isinstance(source, PathError):
                 window.append((None, _done(failed_outcome(source.display, source.reason))))
                 continue
-            hit = _cached(source, job, cache)
+            hit = _cached(source, job, cache, settings.rules)
             if hit is not None:
                 window.append((source, _done(hit)))
             else:
@@ -102,9 +104,9 @@ def _run_pool(
                     )
                 window.append((source, pool.submit(_work, source, job)))
             while len(window) >= workers * WINDOW_PER_WORKER:
-                yield _finish(*window.popleft(), job, cache)
+                yield _finish(*window.popleft(), cache, settings.rules)
         while window:
-            yield _finish(*window.popleft(), job, cache)
+            yield _finish(*window.popleft(), cache, settings.rules)
     finally:
         if pool is not None:
             # On an interruption, queued files are dropped; files being written finish (atomically).
@@ -112,11 +114,11 @@ def _run_pool(
 
 
 def _finish(
-    source: Source | None, future: Future[FileOutcome], job: Job, cache: Cache | None
+    source: Source | None, future: Future[FileOutcome], cache: Cache | None, rules: Rules
 ) -> FileOutcome:
     if source is None:  # a path error: nothing to remember
         return future.result()
-    return _record(future.result(), source, job, cache)
+    return _record(future.result(), source, cache, rules)
 
 
 def _done(outcome: FileOutcome) -> Future[FileOutcome]:
@@ -132,16 +134,23 @@ def _output_path(source: Source, job: Job) -> Path:
     return source.path
 
 
-def _cached(source: Source, job: Job, cache: Cache | None) -> FileOutcome | None:
+def _context(source: Source, rules: Rules) -> str:
+    """The attribution the file's tokens carry: part of what the cache knows it by."""
+    from rewriter.document.engine import link_context
+
+    return link_context(rules, source.relative)
+
+
+def _cached(source: Source, job: Job, cache: Cache | None, rules: Rules) -> FileOutcome | None:
     if cache is None:
         return None
-    entry = cache.lookup(source.path, _output_path(source, job))
+    entry = cache.lookup(source.path, _output_path(source, job), context=_context(source, rules))
     if entry is None:
         return None
     return FileOutcome(source.display, FileState.UNCHANGED, counts=entry.counts, cached=True)
 
 
-def _record(outcome: FileOutcome, source: Source, job: Job, cache: Cache | None) -> FileOutcome:
+def _record(outcome: FileOutcome, source: Source, cache: Cache | None, rules: Rules) -> FileOutcome:
     """Remember a file whose output is written and whole (never a failure), as the worker
     read and wrote it."""
     if (
@@ -150,7 +159,7 @@ def _record(outcome: FileOutcome, source: Source, job: Job, cache: Cache | None)
         and outcome.state is not FileState.FAILED
     ):
         counts = outcome.counts or count_links(outcome.links)
-        cache.record(source.path, outcome.fingerprints, counts)
+        cache.record(source.path, outcome.fingerprints, counts, context=_context(source, rules))
     return outcome
 
 
