@@ -145,3 +145,16 @@ class Result:
     encoding: str
     changed: bool
     warnings: tuple[str, ...] = field(default=())
+    error: None = None  # a document that fails is a FailedResult
+
+
+@dataclass(frozen=True, slots=True)
+class FailedResult:
+    """A document `rewrite_many` could not rewrite (not a template, or its output failed a
+    check): `error` says why, and there is no output: nothing of it may be sent."""
+
+    error: str
+    output: None = None
+    links: tuple[LinkRecord, ...] = ()
+    changed: bool = False
+    warnings: tuple[str, ...] = ()
