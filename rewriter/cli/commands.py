@@ -116,6 +116,8 @@ def _rewrite(options: RewriteOptions) -> int:
         engine = make_rewriter(rules, keys=True, preload=preload)
     except SetupError as error:
         raise CommandError(str(error)) from None
+    if not options.quiet:  # the statuses go into the HTML: say when their list is old
+        _warn_if_stale(preload, rules)
     if options.mode == "stdout" or list(options.paths) == ["-"]:
         return _rewrite_stdin(engine, options)
     job = Job(
@@ -147,7 +149,8 @@ def _rewrite_files(
     report = Report(check=options.mode in ("check", "diff"))
     interrupted = False
     items = itertools.chain(first, sources)
-    with _ReportWriter(options.report_path) as report_file, _terminate_as_interrupt():
+    report_writer = _ReportWriter(options.report_path, _preload_label(preload))
+    with report_writer as report_file, _terminate_as_interrupt():
         try:
             for outcome in run(items, job, engine, settings, workers=workers, cache=cache):
                 if outcome.message or outcome.warnings or outcome.diff:
@@ -317,7 +320,7 @@ def _rewrite_stdin_whole(engine: Rewriter, options: RewriteOptions, data: bytes)
             outcome.diff = unified_diff(name, data, result.output)
     _show(outcome, quiet=True)
     report.add(outcome)
-    with _ReportWriter(options.report_path) as report_file:
+    with _ReportWriter(options.report_path, _engine_preload_label(engine)) as report_file:
         report_file.write(outcome)
     if not options.quiet and options.mode != "stdout":
         _err(report.summary())
@@ -344,7 +347,7 @@ def _stream_stdin(engine: Rewriter, options: RewriteOptions, head: bytes, stdin:
         if check is not None:
             check.output(data)
 
-    with _ReportWriter(options.report_path) as report_file:
+    with _ReportWriter(options.report_path, _engine_preload_label(engine)) as report_file:
 
         def on_link(record: LinkRecord) -> None:
             report.links[record.action] += 1
@@ -379,10 +382,12 @@ def _write_stdout(data: bytes) -> None:
 
 
 class _ReportWriter:
-    """`--report FILE`: one JSON object per link, the file replaced atomically at the end."""
+    """`--report FILE`: one JSON object per link, the file replaced atomically at the end. Each
+    record names the preload list its status comes from."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, preload: str | None = None) -> None:
         self._path = path
+        self._preload = preload
         self._handle: TextIO | None = None
         self._temporary: Path | None = None
 
@@ -399,7 +404,8 @@ class _ReportWriter:
 
     def write_record(self, link: LinkRecord) -> None:
         if self._handle is not None:
-            self._handle.write(json.dumps(link.as_dict(), ensure_ascii=False) + "\n")
+            row = link.as_dict() | {"preload_list": self._preload}
+            self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
     def __exit__(self, *exc: object) -> None:
         if self._handle is None or self._temporary is None or self._path is None:
@@ -553,16 +559,13 @@ def _inspector(options: InspectOptions) -> tuple[Rules, Rewriter, str]:
     """Rules, an engine that needs no key (but verifies tokens when a key is at hand), and the
     preload list's name and date. Warns once on stderr when the list is old."""
     from rewriter.batch.factory import SetupError, load_preload_list, load_ring
-    from rewriter.status.preload import freshness_warning
 
     rules = _with_options(_load_rules(options.rules_path), options.context)
     try:
         preload = load_preload_list(rules, options.preload_list)
     except SetupError as error:
         raise CommandError(str(error)) from None
-    warning = freshness_warning(preload, datetime.date.today(), rules.preload_list_max_age_days)
-    if warning:
-        _err(f"warning: {warning}")
+    _warn_if_stale(preload, rules)
     try:
         ring = load_ring(rules)
     except SetupError:
@@ -571,8 +574,25 @@ def _inspector(options: InspectOptions) -> tuple[Rules, Rewriter, str]:
     from rewriter.status.classify import Classifier
 
     engine = Rewriter(rules, ring, Classifier(rules, preload))
+    return rules, engine, _preload_label(preload)
+
+
+def _warn_if_stale(preload: PreloadList, rules: Rules) -> None:
+    from rewriter.status.preload import freshness_warning
+
+    warning = freshness_warning(preload, datetime.date.today(), rules.preload_list_max_age_days)
+    if warning:
+        _err(f"warning: {warning}")
+
+
+def _preload_label(preload: PreloadList) -> str:
+    """The list's name and date, as every output names it."""
     dated = preload.date.isoformat() if preload.date else "undated"
-    return rules, engine, f"{preload.name}, dated {dated}"
+    return f"{preload.name}, dated {dated}"
+
+
+def _engine_preload_label(engine: Rewriter) -> str | None:
+    return None if engine.classifier is None else _preload_label(engine.classifier.preload)
 
 
 def links(options: InspectOptions, fmt: str | None) -> int:
