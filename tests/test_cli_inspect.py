@@ -35,6 +35,11 @@ SECURE_ONLY = (
     b'<a href="https://blog.example.com/b">b</a></p>\n'
 )
 UNVERIFIED = "destination unverified: no key at hand to verify the token"
+FAIL_ON_CHOICES = (
+    "statuses broken, unknown, insecure, secure-after-first-visit, secure; notice codes "
+    "unverified, clip, max-links, url-length, https-possible, certificate-expiring, "
+    "certificate-overdue"
+)
 
 
 def invoke(
@@ -399,11 +404,10 @@ def test_fail_on_in_the_rules_makes_the_clip_warning_a_failure(tmp_path: Path) -
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--fail-on", "bogus"], "Error: --fail-on: unknown status 'bogus' (choose from broken, "
-                                 "unknown, insecure, secure-after-first-visit, secure)"),
-        (["--fail-on", "broken,Broken"], "Error: --fail-on: unknown status 'Broken' (choose from "
-                                         "broken, unknown, insecure, secure-after-first-visit, "
-                                         "secure)"),
+        (["--fail-on", "bogus"], "Error: --fail-on: unknown value 'bogus' (choose from "
+                                 f"{FAIL_ON_CHOICES})"),
+        (["--fail-on", "broken,Broken"], "Error: --fail-on: unknown value 'Broken' (choose from "
+                                         f"{FAIL_ON_CHOICES})"),
         (["--as-of", "2026-13-01"], "Error: Invalid value for '--as-of': '2026-13-01' does not "
                                     "match the format '%Y-%m-%d'."),
     ],

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from rewriter.batch.report import ExitCode, FileOutcome, FileState, Report
-from rewriter.models import LinkRecord, Status
+from rewriter.models import LinkRecord
 
 if TYPE_CHECKING:
     from rewriter.batch.cache import Cache
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rewriter.batch.sources import PathError, Source
     from rewriter.document.engine import Rewriter
     from rewriter.rules.model import Rules
+    from rewriter.status.notices import FailOn
     from rewriter.status.preload import PreloadList
 
 
@@ -479,7 +480,7 @@ def _inputs(options: InspectOptions) -> Iterator[_Input]:
 def _inspector(options: InspectOptions) -> tuple[Rules, Rewriter, str]:
     """Rules, an engine that needs no key (but verifies tokens when a key is at hand), and the
     preload list's name and date. Warns once on stderr when the list is old."""
-    from rewriter.batch.factory import SetupError, load_preload_list, load_ring
+    from rewriter.batch.factory import SetupError, load_preload_list, load_ring_if_any
     from rewriter.status.preload import freshness_warning
 
     rules = _load_rules(options.rules_path)
@@ -491,9 +492,9 @@ def _inspector(options: InspectOptions) -> tuple[Rules, Rewriter, str]:
     if warning:
         _err(f"warning: {warning}")
     try:
-        ring = load_ring(rules)
-    except SetupError:
-        ring = None
+        ring = load_ring_if_any(rules)
+    except SetupError as error:
+        raise CommandError(str(error)) from None
     from rewriter.document.engine import Rewriter
     from rewriter.status.classify import Classifier
 
@@ -544,7 +545,7 @@ def _inspect(engine: Rewriter, item: _Input) -> FileOutcome:
     return outcome
 
 
-def check(options: InspectOptions, fail_on: frozenset[Status], as_of: datetime.date) -> int:
+def check(options: InspectOptions, fail_on: FailOn, as_of: datetime.date) -> int:
     """The pre-send gate: one line per violating link, then warnings; exit 1 on any failure."""
     from rewriter.status.notices import (
         estimated_size,
@@ -552,6 +553,7 @@ def check(options: InspectOptions, fail_on: frozenset[Status], as_of: datetime.d
         rules_notices,
         violation_line,
         violations,
+        with_fail_on,
     )
 
     try:
@@ -560,7 +562,7 @@ def check(options: InspectOptions, fail_on: frozenset[Status], as_of: datetime.d
         _err(f"rewriter: {error}")
         return error.code
     notices = []
-    failed_files = linked = violated = files = 0
+    failed_files = linked = violated = files = unverified = 0
     for item in _inputs(options):
         outcome = _inspect(engine, item)
         if outcome.state is FileState.FAILED:
@@ -569,8 +571,9 @@ def check(options: InspectOptions, fail_on: frozenset[Status], as_of: datetime.d
             continue
         files += 1
         linked += len(outcome.links)
+        unverified += sum(record.unverified for record in outcome.links)
         for record in violations(outcome.links, fail_on):
-            print(violation_line(record))
+            print(violation_line(record, fail_on))
             violated += 1
         size = outcome.size_after
         if size is None:
@@ -578,6 +581,7 @@ def check(options: InspectOptions, fail_on: frozenset[Status], as_of: datetime.d
         estimated = outcome.size_after is None
         notices += message_notices(item.display, size, outcome.links, rules, estimated=estimated)
     notices += rules_notices(rules, as_of)
+    notices = with_fail_on(notices, fail_on.codes)
     for notice in notices:
         print(notice.line())
     failures = violated + sum(1 for notice in notices if notice.level == "failure")
@@ -585,6 +589,7 @@ def check(options: InspectOptions, fail_on: frozenset[Status], as_of: datetime.d
         f"checked {_plural(files, 'file')}, {_plural(linked, 'link')} "
         f"(preload list: {preload}; as of {as_of.isoformat()}): "
         f"{violated} violating, {_plural(len(notices), 'notice')}"
+        + (f", {unverified} unverified" if unverified else "")
     )
     if failed_files:
         return ExitCode.FAILED

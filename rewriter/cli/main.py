@@ -162,7 +162,10 @@ def links(
 @click.argument("paths", nargs=-1, required=True)
 @_rules_option
 @click.option("--fail-on", default="broken", show_default=True,
-              help="Comma-separated statuses that fail the check.")  # fmt: skip
+              help="Comma-separated statuses and notice codes that fail the check besides broken"
+                   " (which always does): unknown, insecure, secure-after-first-visit, secure;"
+                   " unverified, clip, max-links, url-length, https-possible,"
+                   " certificate-expiring, certificate-overdue.")  # fmt: skip
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Judge certificate dates as of this day (default: today).")  # fmt: skip
 @_include_option
@@ -183,12 +186,12 @@ def check(
     from rewriter.status.notices import parse_fail_on
 
     try:
-        statuses = parse_fail_on(fail_on)
+        chosen = parse_fail_on(fail_on)
     except ValueError as error:
         raise UsageFailure(f"--fail-on: {error}") from None
     day = as_of.date() if as_of is not None else datetime.date.today()
     options = commands.InspectOptions(paths, rules_path, preload_list, include, exclude)
-    sys.exit(commands.check(options, statuses, day))
+    sys.exit(commands.check(options, chosen, day))
 
 
 @main.command()

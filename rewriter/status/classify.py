@@ -348,8 +348,7 @@ def _undeclared() -> str:
 def _declare(host: str) -> str:
     """What to add to the rules so a hop to an own host can be judged."""
     return (
-        f"declare it (hosts: {host}: certificate: status active, pending or none)"
-        " to judge this hop"
+        f"declare it (hosts: {host}: certificate: status active, pending or none) to judge this hop"
     )
 
 
