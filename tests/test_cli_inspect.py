@@ -37,8 +37,8 @@ SECURE_ONLY = (
 UNVERIFIED = "destination unverified: no key at hand to verify the token"
 FAIL_ON_CHOICES = (
     "statuses broken, unknown, insecure, secure-after-first-visit, secure; notice codes "
-    "unverified, clip, max-links, url-length, https-possible, certificate-expiring, "
-    "certificate-overdue"
+    "unverified, clip, max-links, url-length, https-possible, certificate-expired, "
+    "certificate-expiring, certificate-overdue"
 )
 
 

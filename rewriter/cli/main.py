@@ -165,7 +165,7 @@ def links(
               help="Comma-separated statuses and notice codes that fail the check besides broken"
                    " (which always does): unknown, insecure, secure-after-first-visit, secure;"
                    " unverified, clip, max-links, url-length, https-possible,"
-                   " certificate-expiring, certificate-overdue.")  # fmt: skip
+                   " certificate-expired, certificate-expiring, certificate-overdue.")  # fmt: skip
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Judge certificate dates as of this day (default: today).")  # fmt: skip
 @_include_option

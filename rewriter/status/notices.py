@@ -33,15 +33,15 @@ class Notice:
         return f"{self.where}: {self.level}: {self.code}: {self.message}"
 
 
-# What `check --fail-on` accepts besides the statuses: the codes of the notices that can be made
-# failures (certificate-expired always is one), and `unverified`, a tracking link whose token no
-# key verified.
+# What `check --fail-on` accepts besides the statuses: the codes of the notices (certificate-expired
+# always fails, as `broken` does), and `unverified`, a tracking link whose token no key verified.
 NOTICE_CODES = (
     "unverified",
     "clip",
     "max-links",
     "url-length",
     "https-possible",
+    "certificate-expired",
     "certificate-expiring",
     "certificate-overdue",
 )
