@@ -7,6 +7,7 @@ codes are those of `report.ExitCode`.
 from __future__ import annotations
 
 import datetime
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +24,27 @@ class UsageFailure(click.UsageError):
     exit_code = ExitCode.USAGE
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+# Commands of the larger layers, imported only when named: the pre-send path (`rewrite -`,
+# `check -`) must not pay for the service, the relay or the probe at every start.
+LAZY_COMMANDS: dict[str, str] = {}
+
+
+class _Commands(click.Group):
+    """A group that imports a lazy command's module only when that command runs or is listed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module, _, attribute = LAZY_COMMANDS[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="rewriter")
 def main() -> None:
     """Rewrite the links of email templates into signed, branded tracking links, byte for byte,
