@@ -10,7 +10,7 @@ import datetime
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -23,7 +23,24 @@ class UsageFailure(click.UsageError):
     exit_code = ExitCode.USAGE
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class _Group(click.Group):
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Every command: a stdout that cannot be written is one line on stderr and exit 2
+        (`rewrite` says 123 itself when files were processed), never a traceback."""
+        from rewriter.cli.output import StdoutError, guard_stdout, stdout_failed
+
+        guard_stdout()
+        try:
+            try:
+                return super().main(*args, **kwargs)
+            finally:
+                sys.stdout.flush()  # here, where a failure can still be reported
+        except StdoutError as error:
+            stdout_failed(error)
+            sys.exit(ExitCode.USAGE)
+
+
+@click.group(cls=_Group, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="rewriter")
 def main() -> None:
     """Rewrite the links of email templates into signed, branded tracking links, byte for byte,
