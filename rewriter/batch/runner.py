@@ -159,10 +159,10 @@ def _run_pool(
             pool.shutdown(wait=True, cancel_futures=True)
         # ...and are reported, as are those done but not yet handed over: in order, a prefix
         # of the window, since workers take files in order and the rest were cancelled.
-        for source, future in window:
+        for done, future in window:
             if future.cancelled() or future.exception() is not None:
                 break
-            yield _finish(source, future, job, cache)
+            yield _finish(done, future, job, cache)
         raise
     finally:
         if pool is not None:

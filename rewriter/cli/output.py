@@ -69,7 +69,7 @@ def guard_stdout() -> None:
         _GuardedBinary(inner),
         encoding=stream.encoding,
         errors=stream.errors,
-        line_buffering=stream.line_buffering,
+        line_buffering=bool(stream.line_buffering),
         write_through=True,  # the real stdout below buffers
     )
 
