@@ -7,6 +7,7 @@ codes are those of `report.ExitCode`.
 from __future__ import annotations
 
 import datetime
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +24,26 @@ class UsageFailure(click.UsageError):
     exit_code = ExitCode.USAGE
 
 
-class _Group(click.Group):
+# Commands of the larger layers, imported only when named: the pre-send path (`rewrite -`,
+# `check -`) must not pay for the service, the relay or the probe at every start.
+LAZY_COMMANDS: dict[str, str] = {}
+
+
+class _Commands(click.Group):
+    """A group that imports a lazy command's module only when that command runs or is listed,
+    and handles a stdout that cannot be written for every command."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module, _, attribute = LAZY_COMMANDS[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Every command: a stdout that cannot be written is one line on stderr and exit 2
         (`rewrite` says 123 itself when files were processed), never a traceback."""
@@ -40,7 +60,7 @@ class _Group(click.Group):
             sys.exit(ExitCode.USAGE)
 
 
-@click.group(cls=_Group, context_settings=CONTEXT_SETTINGS)
+@click.group(cls=_Commands, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="rewriter")
 def main() -> None:
     """Rewrite the links of email templates into signed, branded tracking links, byte for byte,
