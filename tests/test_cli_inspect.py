@@ -211,16 +211,12 @@ def test_links_reads_stdin_in_every_format(samples: Samples, fmt: str) -> None:
     assert rows == [row | {"file": "-"} for row in from_folder]
 
 
-def test_links_on_a_missing_path_exits_123_and_lists_the_others(
-    samples: Samples, tmp_path: Path
-) -> None:
+def test_links_on_a_missing_path_is_a_usage_error(samples: Samples, tmp_path: Path) -> None:
     missing = tmp_path / "missing.html"
     result = links(missing, samples.folder / "newsletter.html", "--format", "ndjson")
-    assert result.exit_code == 123
-    assert f"{missing}: error: no such file or folder" in result.stderr.splitlines()
-    assert {row["file"] for row in ndjson(result.stdout)} == {
-        str(samples.folder / "newsletter.html")
-    }
+    assert result.exit_code == 2
+    assert f"rewriter: {missing}: no such file or folder" in result.stderr.splitlines()
+    assert result.stdout == ""
 
 
 def test_links_of_rewritten_output_without_a_key_say_the_destination_is_unverified(

@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -30,7 +30,8 @@ LAZY_COMMANDS: dict[str, str] = {}
 
 
 class _Commands(click.Group):
-    """A group that imports a lazy command's module only when that command runs or is listed."""
+    """A group that imports a lazy command's module only when that command runs or is listed,
+    and handles a stdout that cannot be written for every command."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
@@ -42,6 +43,21 @@ class _Commands(click.Group):
             assert isinstance(command, click.Command)
             return command
         return super().get_command(ctx, cmd_name)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Every command: a stdout that cannot be written is one line on stderr and exit 2
+        (`rewrite` says 123 itself when files were processed), never a traceback."""
+        from rewriter.cli.output import StdoutError, guard_stdout, stdout_failed
+
+        guard_stdout()
+        try:
+            try:
+                return super().main(*args, **kwargs)
+            finally:
+                sys.stdout.flush()  # here, where a failure can still be reported
+        except StdoutError as error:
+            stdout_failed(error)
+            sys.exit(ExitCode.USAGE)
 
 
 @click.group(cls=_Commands, context_settings=CONTEXT_SETTINGS)
