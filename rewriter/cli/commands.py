@@ -123,9 +123,8 @@ def _rewrite(options: RewriteOptions) -> int:
         engine = make_rewriter(rules, keys=True, preload=preload)
     except SetupError as error:
         raise CommandError(str(error)) from None
-    if not options.quiet:  # the statuses go into the HTML: say when their list is old
-        _warn_if_stale(preload, rules)
     if options.mode == "stdout" or list(options.paths) == ["-"]:
+        _warn_if_stale(preload, rules, options.quiet)
         return _rewrite_stdin(engine, options)
     job = Job(
         WriteMode(options.mode),
@@ -146,6 +145,7 @@ def _rewrite_files(
     _refuse_unusable_paths(options.paths)
     if options.out_dir is not None:
         _refuse_overwriting_inputs(options.paths, options.out_dir)
+    _warn_if_stale(preload, engine.rules, options.quiet)
     sources = _sources(options)
     first, found = _take_sources(sources, options.workers or available_workers())
     workers = max(1, found)  # fewer files than workers: fewer workers
@@ -613,9 +613,13 @@ def _inspector(options: InspectOptions) -> tuple[Rules, Rewriter, str]:
     return rules, engine, _preload_label(preload)
 
 
-def _warn_if_stale(preload: PreloadList, rules: Rules) -> None:
+def _warn_if_stale(preload: PreloadList, rules: Rules, quiet: bool = False) -> None:
+    """A list older than the rules allow: said once, by `links` and `check` and by `rewrite`
+    (it writes statuses into the HTML); quiet means errors only."""
     from rewriter.status.preload import freshness_warning
 
+    if quiet:
+        return
     warning = freshness_warning(preload, datetime.date.today(), rules.preload_list_max_age_days)
     if warning:
         _err(f"warning: {warning}")
