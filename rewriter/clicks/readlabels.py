@@ -7,8 +7,10 @@ stored address has no source, and neither label applies to it.
 - Burst: among clicks labelled human, one source opening `burst_links` or more distinct links
   of one context within `burst_seconds`: those clicks count as scanners (a gateway that opens
   every link of a message with a browser's user agent).
-- Duplicate: the same source and link within `duplicate_seconds` of the last click counted
-  unique counts once in unique counts (reloads, double clicks, a second device behind one NAT).
+- Duplicate: the same source and link, under the same label, within `duplicate_seconds` of the
+  click last counted unique counts once in unique counts (reloads, double clicks). The label is
+  part of it so that a browser's prefetch never makes the person's click that follows a
+  duplicate.
 
 Clicks come in time order and go out in the same order, each once final: memory holds the last
 `burst_seconds` of clicks and one time per (source, link) seen within `duplicate_seconds`.
@@ -104,11 +106,11 @@ def _release(
 
 def _dedupe(clicks: Iterator[ReadClick], thresholds: Thresholds) -> Iterator[ReadClick]:
     window = thresholds.duplicate_seconds * 1000
-    counted: dict[tuple[object, ...], int] = {}  # (source, context, link) -> time counted
+    counted: dict[tuple[object, ...], int] = {}  # (label, source, context, link) -> time counted
     for seen, item in enumerate(clicks, 1):
         source = item.source
         if source is not None:
-            key = (source, item.click.context, item.link)
+            key = (item.label, source, item.click.context, item.link)
             last = counted.get(key)
             if last is not None and item.time_ms - last < window:
                 item.unique = False
