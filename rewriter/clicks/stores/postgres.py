@@ -65,6 +65,7 @@ class PostgresStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self._db: psycopg.Connection[Any] | None = None
+        self._staging_ready = False  # the temporary table lives as long as the connection
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._db is not None and not self._db.closed and not self._db.broken:
@@ -84,6 +85,7 @@ class PostgresStore:
             with contextlib.suppress(psycopg.Error):
                 self._db.close()
         self._db = None
+        self._staging_ready = False
 
     def migrate(self, target: int = VERSION) -> None:
         """`target` below VERSION is for tests that make an older database."""
@@ -117,10 +119,11 @@ class PostgresStore:
         try:
             db = self._connection()
             with db.transaction(), db.cursor() as cursor:
-                cursor.execute(
-                    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} "
-                    f"(LIKE {CLICKS_TABLE}) ON COMMIT DELETE ROWS"
-                )
+                if not self._staging_ready:
+                    cursor.execute(
+                        f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} "
+                        f"(LIKE {CLICKS_TABLE}) ON COMMIT DELETE ROWS"
+                    )
                 with cursor.copy(
                     f"COPY {_STAGING} ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
                 ) as copy:
@@ -131,6 +134,7 @@ class PostgresStore:
                     f"INSERT INTO {CLICKS_TABLE} ({_COLUMNS}) SELECT {_COLUMNS} FROM {_STAGING} "
                     "ON CONFLICT (click_id) DO NOTHING"
                 )
+            self._staging_ready = True
         except psycopg.Error as error:
             self._drop_connection()  # reconnect on the next batch
             message = _first_line(error)
