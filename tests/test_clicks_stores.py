@@ -42,20 +42,23 @@ def fresh_database(server: PostgresServer) -> str:
     return f"{server.url}?options=-c%20search_path%3D{name}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "jsonl"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:{tmp_path / 'clicks.sqlite3'}"
-    if request.param == "jsonl":
-        return f"jsonl:{tmp_path / 'clicks.jsonl'}"
+def make_url(kind: str, request: pytest.FixtureRequest, folder: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:{folder / 'clicks.sqlite3'}"
+    if kind == "jsonl":
+        return f"jsonl:{folder / 'clicks.jsonl'}"
     return fresh_database(request.getfixturevalue("server"))
 
 
-@pytest.fixture
-def database_url(request: pytest.FixtureRequest, tmp_path: Path, url: str) -> str:
-    if url.startswith("jsonl:"):
-        pytest.skip("JSON lines have no schema and no purge")
-    return url
+@pytest.fixture(params=["sqlite", "postgresql", "jsonl"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return make_url(request.param, request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The stores with a schema and a purge."""
+    return make_url(request.param, request, tmp_path)
 
 
 def stored(url: str) -> list[Click]:
@@ -276,7 +279,7 @@ def test_a_full_queue_drops_counts_and_logs_once(
     assert recorder.waiting == 101
     drops = [record for record in caplog.records if "dropped" in record.getMessage()]
     assert len(drops) == 1  # once per interval, not once per click
-    assert "the click queue is full: 1 clicks dropped so far" in drops[0].getMessage()
+    assert "the click queue is full: clicks dropped so far: 1" in drops[0].getMessage()
     store.gate.set()
     recorder.close()
     assert (recorder.written, recorder.dropped) == (101, 200)

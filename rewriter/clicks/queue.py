@@ -63,7 +63,9 @@ class QueueRecorder:
     def record(self, click: Click) -> None:
         try:
             if self._closing or len(self._pending) >= self._capacity:
-                self._drop(1, "the click queue is full" if not self._closing else "closed")
+                self._drop(
+                    1, "the click queue is full" if not self._closing else "the recorder is closed"
+                )
                 return
             self._pending.append(click)
             if len(self._pending) >= self._batch_size:
@@ -175,7 +177,7 @@ class QueueRecorder:
         with self._count_lock:
             self._dropped += count
             total = self._dropped
-        self._log_rate_limited("drop", "%s: %d clicks dropped so far", why, total)
+        self._log_rate_limited("drop", "%s: clicks dropped so far: %d", why, total)
 
     def _log_rate_limited(self, kind: str, message: str, *args: object) -> None:
         now = time.monotonic()
