@@ -141,12 +141,11 @@ class QueueRecorder:
             self._sleep(self._interval)
 
     def _take(self) -> list[Click]:
-        batch: list[Click] = []
-        pending = self._pending
-        while pending and len(batch) < self._batch_size:
-            batch.append(pending.popleft())
-        self._in_flight = len(batch)
-        return batch
+        # Counted in flight before leaving the queue, so `waiting` never reads low (`flush`).
+        # Only this thread takes from the queue, so it holds at least `count` clicks.
+        count = self._in_flight = min(len(self._pending), self._batch_size)
+        popleft = self._pending.popleft
+        return [popleft() for _ in range(count)]
 
     def _write(self, batch: Sequence[Click]) -> bool:
         try:
