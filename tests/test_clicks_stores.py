@@ -4,6 +4,7 @@ PostgreSQL runs for real (tests/conftest_pg.py): a server of our own on a free l
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import sqlite3
@@ -333,3 +334,27 @@ def test_clicks_left_when_the_store_stays_away_are_counted(server: PostgresServe
         server.start()
     assert (recorder.written, recorder.dropped) == (0, 40)
     assert stored(url) == []
+
+
+def test_a_click_the_store_refuses_is_dropped_alone(database_url: str) -> None:
+    good = many(30)
+    bad = dataclasses.replace(good[0], click_id="bad", token_version=2**70)  # no column holds it
+    recorder = QueueRecorder(open_store(database_url), interval=0.01, backoff=(0.01, 0.05))
+    for item in [*good[:10], bad, *good[10:]]:
+        recorder.record(item)
+    recorder.close(timeout=30)
+    assert (recorder.written, recorder.dropped) == (30, 1)
+    assert sorted(item.click_id for item in stored(database_url)) == sorted(
+        item.click_id for item in good
+    )
+
+
+def test_text_with_nul_is_kept(url: str) -> None:
+    store = open_store(url)
+    store.write_batch([click(user_agent="Mozilla\x00/5.0", path="/a\x00b")])
+    store.close()
+    (kept,) = stored(url)
+    assert (kept.user_agent, kept.destination_path) in [
+        ("Mozilla\x00/5.0", "/a\x00b"),  # SQLite and JSON keep it
+        ("Mozilla\ufffd/5.0", "/a\ufffdb"),  # PostgreSQL text cannot hold U+0000
+    ]

@@ -14,10 +14,9 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Sequence
 
 from rewriter.clicks.model import Click
-from rewriter.clicks.stores.base import Store
+from rewriter.clicks.stores.base import Store, StoreError
 
 log = logging.getLogger("rewriter.clicks")
 
@@ -147,18 +146,46 @@ class QueueRecorder:
         popleft = self._pending.popleft
         return [popleft() for _ in range(count)]
 
-    def _write(self, batch: Sequence[Click]) -> bool:
+    def _write(self, batch: list[Click]) -> bool:
+        """True when the batch is settled (stored, or its refused clicks dropped); False to
+        retry it later (the store is away). Retrying is safe: stores skip ids already stored."""
         try:
             self._store.write_batch(batch)
-        except Exception as error:  # a store error, or a bug: the thread must go on
+        except StoreError as error:
+            if error.permanent:
+                return self._write_singly(batch, error)
             self._failures += 1
             self._log_rate_limited(
                 "store", "cannot store %d clicks (%d waiting), retrying: %s",
                 len(batch), self.waiting, error,
             )  # fmt: skip
             return False
+        except Exception as error:  # a bug, or what is not a click: retrying would not help
+            return self._write_singly(batch, error)
         self._written += len(batch)
         self._in_flight = 0
+        return True
+
+    def _write_singly(self, batch: list[Click], error: Exception) -> bool:
+        """A batch refused for what it holds: each click alone, and those refused again are
+        dropped and counted, so one bad click never holds up the others. `batch` keeps the
+        clicks not settled when the store goes away meanwhile."""
+        log.warning(
+            "a batch of %d clicks was refused (%s): storing them one by one", len(batch), error
+        )
+        while batch:
+            try:
+                self._store.write_batch(batch[:1])
+                self._written += 1
+            except StoreError as refused:
+                if not refused.permanent:
+                    self._failures += 1
+                    return False
+                self._drop(1, f"a click the store refuses ({refused})")
+            except Exception as refused:
+                self._drop(1, f"a click the store refuses ({refused!r})")
+            del batch[0]
+            self._in_flight = len(batch)
         return True
 
     def _give_up(self, batch: list[Click]) -> None:

@@ -13,7 +13,13 @@ CLICKS_TABLE = "rewriter_clicks"
 
 
 class StoreError(Exception):
-    """A store that cannot be opened, written or read; the message is for a person."""
+    """A store that cannot be opened, written or read; the message is for a person.
+    `permanent`: the data was refused (retrying the same clicks would fail again), as opposed
+    to a store that is away for now."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class NoStore(StoreError):

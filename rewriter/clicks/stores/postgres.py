@@ -129,16 +129,19 @@ class PostgresStore:
                 ) as copy:
                     copy.set_types(_TYPES)
                     for click in clicks:
-                        copy.write_row(as_row(click))
+                        copy.write_row(_without_nul(as_row(click)))
                 cursor.execute(
                     f"INSERT INTO {CLICKS_TABLE} ({_COLUMNS}) SELECT {_COLUMNS} FROM {_STAGING} "
                     "ON CONFLICT (click_id) DO NOTHING"
                 )
             self._staging_ready = True
         except psycopg.Error as error:
-            self._drop_connection()  # reconnect on the next batch
-            message = _first_line(error)
-            raise StoreError(f"{describe(self.url)}: cannot store clicks: {message}") from None
+            # Refused data (a value the column cannot hold) fails again on retry; anything else
+            # (the server away, a restart) is worth retrying on a new connection.
+            permanent = isinstance(error, psycopg.errors.DataError | psycopg.errors.IntegrityError)
+            self._drop_connection()
+            message = f"{describe(self.url)}: cannot store clicks: {_first_line(error)}"
+            raise StoreError(message, permanent=permanent) from None
 
     def read(
         self, since: datetime.datetime | None = None, until: datetime.datetime | None = None
@@ -176,6 +179,15 @@ class PostgresStore:
 
     def close(self) -> None:
         self._drop_connection()
+
+
+def _without_nul(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """PostgreSQL text cannot hold U+0000 (SQLite and JSON can): it becomes U+FFFD."""
+    if any(isinstance(value, str) and "\x00" in value for value in row):
+        return tuple(
+            value.replace("\x00", "\ufffd") if isinstance(value, str) else value for value in row
+        )
+    return row
 
 
 def _first_line(error: Exception) -> str:
