@@ -112,13 +112,14 @@ def main() -> None:
             cpu = min(cost for _, cost, _ in runs)
             record = min(cost for _, _, cost in runs)
             dropped = dropped_at_bound(make_url(), clicks)
-            verdict = "met" if rates[-1] >= TARGET else "NOT MET"
+            verdict = "met" if rates[0] >= TARGET else "best" if rates[-1] >= TARGET else "NOT MET"
             span = f"{rates[-1]:,.0f} / {rates[0]:,.0f}"
             print(
                 f"{name:<11}{span:>20}{verdict:>9}{cpu:>14.1f}{record:>11.2f}"
                 f"  {dropped:,} of {len(clicks):,}"
             )
-    print("CPU µs/click: this process only (the PostgreSQL server's own work is not in it)")
+    print("target: met by every run, or by the best only; CPU µs/click: this process alone")
+    print("(the PostgreSQL server's own work is not in it)")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 import logging
 import sqlite3
 import subprocess
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from clickdata import T0, click, many
+from clickdata import CHROME, T0, click, many
 from conftest_pg import PostgresServer, running_postgres
 
 from rewriter.clicks.model import Click, ClickStatus
@@ -358,3 +359,28 @@ def test_text_with_nul_is_kept(url: str) -> None:
         ("Mozilla\x00/5.0", "/a\x00b"),  # SQLite and JSON keep it
         ("Mozilla\ufffd/5.0", "/a\ufffdb"),  # PostgreSQL text cannot hold U+0000
     ]
+
+
+def test_a_json_line_is_one_flat_object(tmp_path: Path) -> None:
+    path = tmp_path / "clicks.jsonl"
+    store = open_store(f"jsonl:{path}")
+    store.write_batch([click(1.2345, click_id="c1", query="a=1")])
+    store.close()
+    assert json.loads(path.read_text()) == {
+        "click_id": "c1",
+        "time": "2026-11-30T09:00:01.234Z",
+        "host": "go.example.com",
+        "token_version": 1,
+        "key_id": "k1",
+        "context": "spring.html",
+        "destination_host": "www.example.com",
+        "destination_path": "/spring",
+        "destination_query": "a=1",
+        "method": "GET",
+        "user_agent": CHROME,
+        "client": "198.51.100.0/24",
+        "label": "human",
+        "label_reason": "a browser's user agent",
+        "status": "redirected",
+    }
+    assert path.read_text().count("\n") == 1

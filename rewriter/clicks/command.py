@@ -18,7 +18,7 @@ class _Failure(Exception):
     """A message for stderr, then exit 2 (usage, rules or store errors)."""
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--clicks", "store_url", metavar="URL",
               help="The click store: sqlite:///PATH, postgresql://..., jsonl:PATH "
                    "(default: clicks.store of the rules, else clicks.sqlite3 in the user's "

@@ -86,7 +86,11 @@ def from_row(row: tuple[Any, ...]) -> Click:
 
 def iso_time(moment: datetime.datetime) -> str:
     """`2026-12-02T18:30:32.123Z`: UTC, milliseconds."""
-    return from_ms(to_ms(moment)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    elif moment.utcoffset():
+        moment = moment.astimezone(datetime.UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def to_json(click: Click) -> dict[str, Any]:
