@@ -45,7 +45,8 @@ class QueueRecorder:
         self._backoff = backoff
         self._log_interval = log_interval
         self._pending: collections.deque[Click] = collections.deque()
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # new clicks to write, or a flush
+        self._stop = threading.Event()  # close: cuts a pause after a failed batch short
         self._closing = False
         self._deadline = float("inf")
         self._in_flight = 0
@@ -83,16 +84,20 @@ class QueueRecorder:
         return self._written
 
     @property
+    def failures(self) -> int:
+        """Batches the store failed to take (each retried or settled since)."""
+        return self._failures
+
+    @property
     def waiting(self) -> int:
         return len(self._pending) + self._in_flight
 
     def flush(self, timeout: float = CLOSE_TIMEOUT_S) -> bool:
         """Wait until every click taken so far is stored (or dropped); False on timeout."""
         end = time.monotonic() + timeout
-        self._wake.set()
         while self.waiting and time.monotonic() < end:
+            self._wake.set()  # a writer pausing after a failed batch does not listen to it
             time.sleep(0.005)
-            self._wake.set()
         return not self.waiting
 
     def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
@@ -103,6 +108,7 @@ class QueueRecorder:
         self._deadline = time.monotonic() + timeout
         self._closing = True
         self._wake.set()
+        self._stop.set()
         self._thread.join(timeout + 1.0)
         if not self._thread.is_alive() and self._pending:  # taken while the writer stopped
             late = list(self._pending)
@@ -133,7 +139,7 @@ class QueueRecorder:
                     self._give_up(batch)
                     return
                 pause = min(max(pause * 2, self._backoff[0]), self._backoff[1])
-                self._sleep(min(pause, max(0.0, self._deadline - time.monotonic())))
+                self._pause(pause)
                 continue
             if self._closing:
                 return
@@ -198,6 +204,15 @@ class QueueRecorder:
     def _sleep(self, seconds: float) -> None:
         self._wake.wait(seconds)
         self._wake.clear()
+
+    def _pause(self, seconds: float) -> None:
+        """The backoff after a failed batch: new clicks do not cut it short (they would make
+        the writer hammer a store that is down), closing does, once; while closing it is bounded
+        by the deadline."""
+        if self._closing:
+            time.sleep(max(0.0, min(seconds, self._deadline - time.monotonic())))
+        else:
+            self._stop.wait(seconds)
 
     def _drop(self, count: int, why: str) -> None:
         with self._count_lock:
