@@ -298,6 +298,23 @@ class Scanner:
         # What the input ended inside, and where (an offset), when it ended inside something.
         self.unfinished: tuple[str, int] | None = None
 
+    def open_constructs(self) -> tuple[int, ...]:
+        """Where the constructs the scanner is inside began (offsets, each in a piece not yet
+        taken or the last one): a conditional comment and what is open inside it, or what the
+        input ended inside. A warning at the end names the one left open by its line."""
+        mode = self._mode
+        if mode is _Mode.DATA:
+            opened: tuple[int, ...] = ()
+        elif mode is _Mode.CONDITIONAL:
+            opened = (self._opened[mode],)
+        elif self._return_mode is _Mode.CONDITIONAL:
+            opened = (self._opened[_Mode.CONDITIONAL], self._opened[mode])
+        else:
+            opened = (self._opened[mode],)
+        if self.unfinished is not None:
+            opened += (self.unfinished[1],)
+        return opened
+
     def feed(self, chunk: bytes, *, last: bool = False) -> Iterator[Piece]:
         """Scan a chunk; with `last`, it ends the input (the same as feed, then close)."""
         self._buffer += chunk
