@@ -112,7 +112,7 @@ def test_an_open_conditional_comment_is_warned_by_line_and_column(engine: Rewrit
     [
         (b'<a href="http://a/">\n\n <!-- open\n<a href="http://b/">', "3:2", "comment"),
         (b'<a href="http://a/">\n<style>\n<a href="http://b/">', "2:1", "<style> element"),
-        (b'<a href="http://a/">\n<!--[if mso]><!-- x\n<a href="http://b/">', "2:1", "conditional comment"),
+        (b'<a href="http://b/">\n<!--[if mso]><!-- x\n<a href="c">', "2:1", "conditional comment"),
     ],
 )  # fmt: skip
 def test_open_constructs_are_located(
