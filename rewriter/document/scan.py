@@ -417,7 +417,10 @@ class Scanner:
             return None
         if stop == len(buffer):
             # Text may have swallowed the start of a construct cut by the chunk boundary.
-            tail = 2 if self._mode is _Mode.CONDITIONAL else 1
+            conditional = self._mode is _Mode.CONDITIONAL
+            if conditional and buffer.endswith(b"--!", 0, stop):
+                return _Wait(stop - 3)  # `--!>` cut before its `>`
+            tail = 2 if conditional else 1
             while tail and stop > 0 and buffer[stop - 1] in b"<-":
                 stop -= 1
                 tail -= 1
