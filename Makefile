@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # another version than $(PYTHON) and one that pyproject.toml admits.
 SYSTEM_PYTHON ?= /usr/bin/python3
 SYSTEM_VENV ?= .venv-system
-PYVERSION := import sys; print(sys.implementation.name, *sys.version_info[:3])
+PYVERSION := import sys; print(sys.implementation.name, sys.version.split()[0])
 
 .PHONY: demo test lint typecheck unit unit-system bench fuzz clean
 
