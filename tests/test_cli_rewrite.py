@@ -617,25 +617,15 @@ def test_an_unreadable_file_fails_alone(engine: Rewriter, tmp_path: Path) -> Non
     assert_summary_is_last(result.stderr, expected)
 
 
-def test_a_path_that_does_not_exist_fails_and_the_batch_goes_on(
-    rewritten: Run, engine: Rewriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_path_that_does_not_exist_is_a_usage_error_and_nothing_is_written(
+    rewritten: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     source = rewritten.src / "newsletter.html"
     result = invoke("rewrite", "missing.html", source, "--rules", RULES, "--out", "out")
-    assert result.exit_code == 123
-    assert lines(result.stderr)[0].startswith("missing.html: ")
-    assert files_under(tmp_path / "out") == {"newsletter.html"}
-    expected = expected_summary(engine, [("newsletter.html", TREE["newsletter.html"])], failed=1)
-    assert_summary_is_last(result.stderr, expected)
-
-
-def test_a_path_that_does_not_exist_is_reported_like_any_failed_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    result = invoke("rewrite", "missing.html", "--rules", RULES, "--out", "out")
-    assert lines(result.stderr)[0] == "missing.html: error: no such file or folder"
+    assert result.exit_code == 2
+    assert lines(result.stderr) == ["rewriter: missing.html: no such file or folder"]
+    assert not (tmp_path / "out").exists()
 
 
 def test_out_into_the_input_folder_is_refused_and_loses_nothing(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from rewriter.batch.report import ExitCode, FileOutcome, FileState, Report
-from rewriter.models import LinkRecord, Status
+from rewriter.models import LinkRecord
 
 if TYPE_CHECKING:
     from rewriter.batch.cache import Cache
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rewriter.batch.sources import PathError, Source
     from rewriter.document.engine import Rewriter
     from rewriter.rules.model import Rules
+    from rewriter.status.notices import FailOn
     from rewriter.status.preload import PreloadList
 
 
@@ -74,17 +75,23 @@ def _load_rules(rules_path: Path | None, *, remember: bool = False) -> Rules:
 
 
 def rewrite(options: RewriteOptions) -> int:
+    from rewriter.cli.output import StdoutError, stdout_failed
+
     try:
         return _rewrite(options)
     except CommandError as error:
         _err(f"rewriter: {error}")
         return error.code
+    except StdoutError as error:  # a document or a diff was lost: a failed file
+        stdout_failed(error)
+        return ExitCode.FAILED
 
 
 def _rewrite(options: RewriteOptions) -> int:
     from rewriter.batch.factory import SetupError, load_preload_list, make_rewriter
     from rewriter.batch.process import Job, WriteMode
 
+    _refuse_two_streams_on_stdout(options)
     rules = _load_rules(options.rules_path, remember=options.use_cache)
     try:
         preload = load_preload_list(rules, options.preload_list)
@@ -109,6 +116,7 @@ def _rewrite_files(
     from rewriter.batch.progress import Progress
     from rewriter.batch.runner import EngineSettings, available_workers, run
 
+    _refuse_unusable_paths(options.paths)
     if options.out_dir is not None:
         _refuse_overwriting_inputs(options.paths, options.out_dir)
     sources = _sources(options)
@@ -142,8 +150,8 @@ def _rewrite_files(
         _err(f"interrupted after {done} of {total} files; every file written is whole")
         _err(report.summary())
         return ExitCode.INTERRUPTED
-    if not options.quiet or report.exit_code:
-        _err(report.summary())
+    if not options.quiet:  # quiet: errors only
+        _err(report.summary() if sum(report.files.values()) else _nothing_found(options.paths))
     return report.exit_code
 
 
@@ -177,20 +185,40 @@ def _count(items: Iterator[Source | PathError]) -> int:
 
 
 def _refuse_overwriting_inputs(paths: Sequence[str], out_dir: Path) -> None:
-    """`--out` the same as an input folder would write over the inputs: refuse before any work.
+    """`--out` that is an input or a folder above one could write over inputs (or over the
+    templates next to them): refuse before anything is written."""
+    from rewriter.batch.sources import output_overlap
 
-    A file lands on `out_dir / relative`, relative to the folder given (or, for a file given,
-    its folder), so it would overwrite itself exactly when that folder is `out_dir`.
-    """
-    out = os.path.realpath(out_dir)
-    for given in paths:
-        path = Path(given)
-        root = path if path.is_dir() else path.parent
-        if path.exists() and os.path.realpath(root) == out:
-            raise CommandError(
-                f"--out {out_dir} would overwrite the input {given}: choose another folder"
-                " (or --in-place)"
-            )
+    overlap = output_overlap(paths, out_dir)
+    if overlap is not None:
+        given, same = overlap
+        where = "would overwrite" if same else "is a folder above"
+        raise CommandError(
+            f"--out {out_dir} {where} the input {given}: choose another folder (or --in-place)"
+        )
+
+
+def _refuse_unusable_paths(paths: Sequence[str]) -> None:
+    """A path given that does not exist is a usage error, before any work (not a failed file)."""
+    from rewriter.batch.sources import unusable_paths
+
+    errors = unusable_paths(paths)
+    if errors:
+        raise CommandError("; ".join(f"{error.display}: {error.reason}" for error in errors))
+
+
+def _nothing_found(paths: Sequence[str]) -> str:
+    return f"no templates found under {', '.join(paths)}"
+
+
+def _refuse_two_streams_on_stdout(options: RewriteOptions) -> None:
+    """`--report -` writes the report to stdout, so nothing else may go there."""
+    if options.report_path != Path("-") or options.mode not in ("stdout", "diff"):
+        return
+    other = "the diff" if options.mode == "diff" else "the rewritten document"
+    raise CommandError(
+        f"--report - would mix the report with {other} on stdout: give --report a file"
+    )
 
 
 def _uses_cache(options: RewriteOptions) -> bool:
@@ -237,16 +265,21 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _show(outcome: FileOutcome, quiet: bool) -> None:
+def _show(outcome: FileOutcome, quiet: bool, *, name_changed: bool = True) -> None:
     if outcome.message:
         _err(outcome.message)
-    for warning in outcome.warnings:
-        _err(f"warning: {warning}")
+    if not quiet:  # quiet: errors only
+        for warning in outcome.warnings:
+            _err(f"warning: {warning}")
     if outcome.diff:
         sys.stdout.flush()
         sys.stdout.buffer.write(outcome.diff)
         sys.stdout.flush()
-    elif not quiet and outcome.state in (FileState.REWRITTEN, FileState.WOULD_CHANGE):
+    elif (
+        name_changed
+        and not quiet
+        and outcome.state in (FileState.REWRITTEN, FileState.WOULD_CHANGE)
+    ):
         _err(f"{outcome.state} {outcome.display}")
 
 
@@ -289,7 +322,7 @@ def _rewrite_stdin_whole(engine: Rewriter, options: RewriteOptions, data: bytes)
             _write_stdout(result.output)
         elif options.mode == "diff" and result.changed:
             outcome.diff = unified_diff("-", data, result.output)
-    _show(outcome, quiet=True)
+    _show(outcome, options.quiet, name_changed=False)
     report.add(outcome)
     with _ReportWriter(options.report_path) as report_file:
         report_file.write(outcome)
@@ -339,7 +372,7 @@ def _stream_stdin(engine: Rewriter, options: RewriteOptions, head: bytes, stdin:
         _err(f"-: error: {'; '.join(problems)}; the output written so far must not be used")
         report.files[FileState.FAILED] += 1
         return report.exit_code
-    for warning in outcome.warnings:
+    for warning in [] if options.quiet else outcome.warnings:
         _err(f"warning: {warning}")
     report.files[FileState.REWRITTEN if outcome.changed else FileState.UNCHANGED] += 1
     return report.exit_code
@@ -352,7 +385,8 @@ def _write_stdout(data: bytes) -> None:
 
 
 class _ReportWriter:
-    """`--report FILE`: one JSON object per link, the file replaced atomically at the end."""
+    """`--report FILE`: one JSON object per link, the file replaced atomically at the end;
+    `--report -`: to stdout, as they come."""
 
     def __init__(self, path: Path | None) -> None:
         self._path = path
@@ -360,7 +394,9 @@ class _ReportWriter:
         self._temporary: Path | None = None
 
     def __enter__(self) -> _ReportWriter:
-        if self._path is not None:
+        if self._path == Path("-"):
+            self._handle, self._path = sys.stdout, None
+        elif self._path is not None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             self._temporary = self._path.with_name(f".{self._path.name}.rewriter-tmp")
             self._handle = open(self._temporary, "w", encoding="utf-8")
@@ -376,7 +412,7 @@ class _ReportWriter:
 
     def __exit__(self, *exc: object) -> None:
         if self._handle is None or self._temporary is None or self._path is None:
-            return
+            return  # nothing, or stdout
         self._handle.close()
         if exc[0] is None:
             os.replace(self._temporary, self._path)
@@ -479,7 +515,7 @@ def _inputs(options: InspectOptions) -> Iterator[_Input]:
 def _inspector(options: InspectOptions) -> tuple[Rules, Rewriter, str]:
     """Rules, an engine that needs no key (but verifies tokens when a key is at hand), and the
     preload list's name and date. Warns once on stderr when the list is old."""
-    from rewriter.batch.factory import SetupError, load_preload_list, load_ring
+    from rewriter.batch.factory import SetupError, load_preload_list, load_ring_if_any
     from rewriter.status.preload import freshness_warning
 
     rules = _load_rules(options.rules_path)
@@ -491,9 +527,9 @@ def _inspector(options: InspectOptions) -> tuple[Rules, Rewriter, str]:
     if warning:
         _err(f"warning: {warning}")
     try:
-        ring = load_ring(rules)
-    except SetupError:
-        ring = None
+        ring = load_ring_if_any(rules)
+    except SetupError as error:
+        raise CommandError(str(error)) from None
     from rewriter.document.engine import Rewriter
     from rewriter.status.classify import Classifier
 
@@ -507,6 +543,7 @@ def links(options: InspectOptions, fmt: str | None) -> int:
     from rewriter.batch.formats import writer_for
 
     try:
+        _refuse_unusable_paths(options.paths)
         _, engine, preload = _inspector(options)
     except CommandError as error:
         _err(f"rewriter: {error}")
@@ -523,6 +560,8 @@ def links(options: InspectOptions, fmt: str | None) -> int:
         writer.write(outcome.links)
         report.add(outcome)
     writer.finish()
+    if not sum(report.files.values()):
+        _err(_nothing_found(options.paths))
     return ExitCode.FAILED if report.files[FileState.FAILED] else ExitCode.OK
 
 
@@ -544,7 +583,7 @@ def _inspect(engine: Rewriter, item: _Input) -> FileOutcome:
     return outcome
 
 
-def check(options: InspectOptions, fail_on: frozenset[Status], as_of: datetime.date) -> int:
+def check(options: InspectOptions, fail_on: FailOn, as_of: datetime.date) -> int:
     """The pre-send gate: one line per violating link, then warnings; exit 1 on any failure."""
     from rewriter.status.notices import (
         estimated_size,
@@ -552,15 +591,17 @@ def check(options: InspectOptions, fail_on: frozenset[Status], as_of: datetime.d
         rules_notices,
         violation_line,
         violations,
+        with_fail_on,
     )
 
     try:
+        _refuse_unusable_paths(options.paths)
         rules, engine, preload = _inspector(options)
     except CommandError as error:
         _err(f"rewriter: {error}")
         return error.code
     notices = []
-    failed_files = linked = violated = files = 0
+    failed_files = linked = violated = files = unverified = 0
     for item in _inputs(options):
         outcome = _inspect(engine, item)
         if outcome.state is FileState.FAILED:
@@ -569,15 +610,19 @@ def check(options: InspectOptions, fail_on: frozenset[Status], as_of: datetime.d
             continue
         files += 1
         linked += len(outcome.links)
+        unverified += sum(record.unverified for record in outcome.links)
         for record in violations(outcome.links, fail_on):
-            print(violation_line(record))
+            print(violation_line(record, fail_on))
             violated += 1
         size = outcome.size_after
         if size is None:
             size = estimated_size(outcome.size_before or 0, outcome.links, rules)
         estimated = outcome.size_after is None
         notices += message_notices(item.display, size, outcome.links, rules, estimated=estimated)
+    if not files and not failed_files:
+        _err(_nothing_found(options.paths))
     notices += rules_notices(rules, as_of)
+    notices = with_fail_on(notices, fail_on.codes)
     for notice in notices:
         print(notice.line())
     failures = violated + sum(1 for notice in notices if notice.level == "failure")
@@ -585,6 +630,7 @@ def check(options: InspectOptions, fail_on: frozenset[Status], as_of: datetime.d
         f"checked {_plural(files, 'file')}, {_plural(linked, 'link')} "
         f"(preload list: {preload}; as of {as_of.isoformat()}): "
         f"{violated} violating, {_plural(len(notices), 'notice')}"
+        + (f", {unverified} unverified" if unverified else "")
     )
     if failed_files:
         return ExitCode.FAILED

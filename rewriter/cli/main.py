@@ -7,10 +7,11 @@ codes are those of `report.ExitCode`.
 from __future__ import annotations
 
 import datetime
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -23,7 +24,43 @@ class UsageFailure(click.UsageError):
     exit_code = ExitCode.USAGE
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+# Commands of the larger layers, imported only when named: the pre-send path (`rewrite -`,
+# `check -`) must not pay for the service, the relay or the probe at every start.
+LAZY_COMMANDS: dict[str, str] = {}
+
+
+class _Commands(click.Group):
+    """A group that imports a lazy command's module only when that command runs or is listed,
+    and handles a stdout that cannot be written for every command."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module, _, attribute = LAZY_COMMANDS[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Every command: a stdout that cannot be written is one line on stderr and exit 2
+        (`rewrite` says 123 itself when files were processed), never a traceback."""
+        from rewriter.cli.output import StdoutError, guard_stdout, stdout_failed
+
+        guard_stdout()
+        try:
+            try:
+                return super().main(*args, **kwargs)
+            finally:
+                sys.stdout.flush()  # here, where a failure can still be reported
+        except StdoutError as error:
+            stdout_failed(error)
+            sys.exit(ExitCode.USAGE)
+
+
+@click.group(cls=_Commands, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="rewriter")
 def main() -> None:
     """Rewrite the links of email templates into signed, branded tracking links, byte for byte,
@@ -162,7 +199,10 @@ def links(
 @click.argument("paths", nargs=-1, required=True)
 @_rules_option
 @click.option("--fail-on", default="broken", show_default=True,
-              help="Comma-separated statuses that fail the check.")  # fmt: skip
+              help="Comma-separated statuses and notice codes that fail the check besides broken"
+                   " (which always does): unknown, insecure, secure-after-first-visit, secure;"
+                   " unverified, clip, max-links, url-length, https-possible,"
+                   " certificate-expired, certificate-expiring, certificate-overdue.")  # fmt: skip
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Judge certificate dates as of this day (default: today).")  # fmt: skip
 @_include_option
@@ -183,12 +223,12 @@ def check(
     from rewriter.status.notices import parse_fail_on
 
     try:
-        statuses = parse_fail_on(fail_on)
+        chosen = parse_fail_on(fail_on)
     except ValueError as error:
         raise UsageFailure(f"--fail-on: {error}") from None
     day = as_of.date() if as_of is not None else datetime.date.today()
     options = commands.InspectOptions(paths, rules_path, preload_list, include, exclude)
-    sys.exit(commands.check(options, statuses, day))
+    sys.exit(commands.check(options, chosen, day))
 
 
 @main.command()
