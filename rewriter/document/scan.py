@@ -59,9 +59,9 @@ POSSESSIVE_GROUPS = _groups_repeat_possessively()
 def _possessive(body: bytes, repeat: bytes = b"*") -> bytes:
     """`(?:body)*+` (or `?+`, `++`); where possessive group repeats are broken, the equivalent
     atomic group `(?>(?:body)*)` (the `re` docs define them as the same; 3.11.5 fixed the bug by
-    running one as the other). Not everywhere the atomic form: it is three times slower on a
-    fixed Python, as each repeat leaves a backtracking point behind. A possessive repeat of one
-    character class (`[^<]*+`) is a different opcode, not affected."""
+    running one as the other). Not everywhere the atomic form: on a fixed Python it scans about
+    8% slower (the corpus: 38 ms against 35). A possessive repeat of one character class
+    (`[^<]*+`) is a different opcode, not affected."""
     if POSSESSIVE_GROUPS:
         return rb"(?:" + body + rb")" + repeat + rb"+"
     return rb"(?>(?:" + body + rb")" + repeat + rb")"
