@@ -1,0 +1,255 @@
+"""One self-contained HTML page per report: a summary with a bar per status, and a sortable,
+filterable table. Every value shown is escaped; only http(s) destinations are links; the
+page's Content-Security-Policy allows its own inline script and style, by hash, and nothing
+else (no network)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rewriter.diff.compare import Change, LinkChange
+from rewriter.diff.links import LinkView
+from rewriter.diff.run import FileDiff, FileState, Summary
+from rewriter.models import LinkRecord, Status
+
+_STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#1b1b1b;background:#fff}
+h1{font-size:1.3rem;margin:0 0 .3rem}p.meta{color:#555;margin:0 0 1rem}
+.bars{display:grid;grid-template-columns:14rem 1fr 4rem;gap:.3rem .6rem;max-width:46rem;
+margin-bottom:1rem;align-items:center}
+.bar{height:.9rem;border-radius:2px;min-width:1px}
+.controls{margin:.8rem 0;display:flex;gap:.6rem;flex-wrap:wrap}
+input,select{font:inherit;padding:.2rem .4rem}
+table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:.3rem .4rem;
+text-align:left;vertical-align:top}th{cursor:pointer;user-select:none;background:#f4f4f4;
+position:sticky;top:0}th[aria-sort=ascending]::after{content:" \\25B2"}
+th[aria-sort=descending]::after{content:" \\25BC"}td.url{word-break:break-all}
+.badge{display:inline-block;padding:0 .4rem;border-radius:3px;font-weight:600;white-space:nowrap;
+border:1px solid currentColor}
+.s-broken{color:#a1001b;background:#fde7ea}.s-unknown{color:#6b4e00;background:#fff4d1}
+.s-insecure{color:#8a3b00;background:#ffe9d6}.s-secure-after-first-visit{color:#005a8a;
+background:#e1f2fc}.s-secure{color:#0b6b2b;background:#e2f6e8}.s-none{color:#555;background:#eee}
+.k-added{color:#0b6b2b;background:#e2f6e8}.k-removed{color:#a1001b;background:#fde7ea}
+.k-retargeted{color:#6b4e00;background:#fff4d1}.k-status-changed{color:#5b2a86;background:#f0e6fa}
+.k-re-wrapped,.k-file-added,.k-file-removed{color:#333;background:#eee}
+.b-broken{background:#c4122f}.b-unknown{background:#b58900}.b-insecure{background:#d35f00}
+.b-secure-after-first-visit{background:#1d7fb8}.b-secure{background:#1f8a3f}.b-none{background:#999}
+"""
+
+_SCRIPT = """
+(function(){
+var table=document.getElementById('links');var body=table.tBodies[0];
+var rows=Array.prototype.slice.call(body.rows);
+var text=document.getElementById('filter');var pick=document.getElementById('kind');
+var shown=document.getElementById('shown');
+function apply(){var q=text.value.toLowerCase();var k=pick.value;var n=0;
+rows.forEach(function(r){var ok=(!k||r.getAttribute('data-kind')===k)&&
+(!q||r.textContent.toLowerCase().indexOf(q)>=0);r.hidden=!ok;if(ok)n++;});
+shown.textContent=String(n);}
+text.addEventListener('input',apply);pick.addEventListener('change',apply);
+Array.prototype.forEach.call(table.tHead.rows[0].cells,function(th,i){
+th.addEventListener('click',function(){
+var up=th.getAttribute('aria-sort')!=='ascending';
+Array.prototype.forEach.call(table.tHead.rows[0].cells,function(c){c.removeAttribute('aria-sort');});
+th.setAttribute('aria-sort',up?'ascending':'descending');
+var numeric=th.hasAttribute('data-numeric');
+rows.sort(function(a,b){var x=a.cells[i].getAttribute('data-sort')||a.cells[i].textContent;
+var y=b.cells[i].getAttribute('data-sort')||b.cells[i].textContent;
+var c=numeric?(Number(x)-Number(y)):x.localeCompare(y);return up?c:-c;});
+rows.forEach(function(r){body.appendChild(r);});});});
+Array.prototype.forEach.call(document.querySelectorAll('.bar[data-share]'),function(b){
+b.style.width=b.getAttribute('data-share')+'%';});
+apply();})();
+"""
+
+_STATUS_ORDER = [str(status) for status in Status] + ["none"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Cell:
+    text: str
+    sort: str | None = None
+    css: str | None = None  # a badge class
+    href: str | None = None  # a link, http(s) only
+
+
+def links_page(records: Iterable[LinkRecord], preload: str) -> str:
+    """The `links --format html` page."""
+    rows: list[tuple[str, list[_Cell]]] = []
+    statuses: Counter[str] = Counter()
+    files: Counter[str] = Counter()
+    for record in records:
+        status = str(record.status) if record.status is not None else "none"
+        statuses[status] += 1
+        files[record.file or "-"] += 1
+        target = record.destination or record.original
+        rows.append(
+            (
+                status,
+                [
+                    _Cell(record.file or "-"),
+                    _Cell(str(record.line), f"{record.line:09d}"),
+                    _Cell(record.text),
+                    _Cell(str(record.action)),
+                    _Cell(status, str(_STATUS_ORDER.index(status)), f"s-{status}"),
+                    _Cell(record.status_reason or record.detail),
+                    _Cell(target, href=_clickable(target)),
+                ],
+            )
+        )
+    headers = ["file", "line", "link text", "action", "status", "reason", "destination"]
+    summary = _bars(statuses, _STATUS_ORDER, "b-") + _file_counts(files)
+    title = f"Links: {sum(statuses.values())} in {len(files)} files"
+    return _page(title, preload, summary, headers, rows, _STATUS_ORDER, statuses)
+
+
+def diff_page(files: Sequence[FileDiff], summary: Summary, preload: str) -> str:
+    """The `diff --html` page: every change of every file that differs."""
+    kinds: Counter[str] = Counter()
+    rows: list[tuple[str, list[_Cell]]] = []
+    for item in files:
+        for kind, cells in _diff_rows(item):
+            kinds[kind] += 1
+            rows.append((kind, cells))
+    order = [*(str(kind) for kind in Change), "file-added", "file-removed", "other"]
+    headers = ["file", "line", "change", "old", "new", "detail", "link text"]
+    counts = _bars(kinds, order, "k-")
+    title = f"Diff: {sum(summary.files.values())} files compared"
+    return _page(title, preload, counts, headers, rows, order, kinds)
+
+
+def _diff_rows(item: FileDiff) -> Iterable[tuple[str, list[_Cell]]]:
+    if item.state in (FileState.ADDED, FileState.REMOVED):
+        kind = f"file-{item.state}"
+        count = item.links_new if item.state is FileState.ADDED else item.links_old
+        yield kind, [_Cell(item.name), _Cell("", "0"), _Cell(kind, kind, f"k-{kind}"),
+                     _Cell(""), _Cell(""), _Cell(f"{count} links"), _Cell("")]  # fmt: skip
+        return
+    for change in item.diff.changes:
+        yield str(change.kind), _change_cells(item.name, change)
+    if item.diff.other_changes:
+        detail = f"{item.diff.other_changes} changes outside links: " + " ".join(
+            item.diff.other_sample
+        )
+        yield "other", [_Cell(item.name), _Cell("", "0"), _Cell("other", "other", "k-re-wrapped"),
+                        _Cell(""), _Cell(""), _Cell(detail), _Cell("")]  # fmt: skip
+
+
+def _change_cells(name: str, change: LinkChange) -> list[_Cell]:
+    where = change.new or change.old
+    assert where is not None
+    kind = str(change.kind)
+    return [
+        _Cell(name),
+        _Cell(str(where.line), f"{where.line:09d}"),
+        _Cell(kind, kind, f"k-{kind}"),
+        _link_cell(change.old),
+        _link_cell(change.new),
+        _Cell(change.detail),
+        _Cell(where.text),
+    ]
+
+
+def _link_cell(link: LinkView | None) -> _Cell:
+    if link is None:
+        return _Cell("")
+    status = f" ({link.status})" if link.status else ""
+    return _Cell(link.target + status, link.target, href=_clickable(link.target))
+
+
+def _clickable(url: str) -> str | None:
+    """Only http(s) destinations become links: a `javascript:` value stays text."""
+    lowered = url.lower()
+    return url if lowered.startswith(("http://", "https://")) else None
+
+
+def _bars(counts: Counter[str], order: Sequence[str], prefix: str) -> str:
+    total = sum(counts.values()) or 1
+    lines = ['<div class="bars">']
+    for key in order:
+        if not counts[key]:
+            continue
+        share = f"{100 * counts[key] / total:.1f}"
+        lines.append(
+            f'<span class="badge {"s-" if prefix == "b-" else "k-"}{_e(key)}">{_e(key)}</span>'
+            f'<div><div class="bar {prefix}{_e(key)}" data-share="{share}"></div></div>'
+            f'<span data-count="{_e(key)}">{counts[key]}</span>'
+        )
+    lines.append("</div>")
+    return "\n".join(lines)
+
+
+def _file_counts(files: Counter[str]) -> str:
+    items = "".join(f"<li>{_e(name)}: {count}</li>" for name, count in sorted(files.items()))
+    return f"<details><summary>Links per file</summary><ul>{items}</ul></details>"
+
+
+def _page(
+    title: str,
+    preload: str,
+    summary: str,
+    headers: Sequence[str],
+    rows: Sequence[tuple[str, list[_Cell]]],
+    kinds: Sequence[str],
+    counts: Counter[str],
+) -> str:
+    policy = (
+        "default-src 'none'; "
+        f"style-src '{_hash(_STYLE)}'; script-src '{_hash(_SCRIPT)}'; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    numeric = {"line"}
+    head = "".join(
+        f"<th{' data-numeric' if name in numeric else ''} scope=col>{_e(name)}</th>"
+        for name in headers
+    )
+    options = "".join(
+        f'<option value="{_e(kind)}">{_e(kind)} ({counts[kind]})</option>'
+        for kind in kinds
+        if counts[kind]
+    )
+    body = "\n".join(_row(kind, cells) for kind, cells in rows)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{_e(policy)}">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{_e(title)}</title><style>{_STYLE}</style></head>
+<body><h1>{_e(title)}</h1><p class="meta">preload list: {_e(preload)}</p>
+{summary}
+<div class="controls"><label>Filter <input id="filter" type="search"></label>
+<label>Show <select id="kind"><option value="">all</option>{options}</select></label>
+<span><span id="shown">{len(rows)}</span> of {len(rows)} shown</span></div>
+<table id="links"><thead><tr>{head}</tr></thead><tbody>
+{body}
+</tbody></table><script>{_SCRIPT}</script></body></html>
+"""
+
+
+def _row(kind: str, cells: list[_Cell]) -> str:
+    return f'<tr data-kind="{_e(kind)}">' + "".join(_cell(cell) for cell in cells) + "</tr>"
+
+
+def _cell(cell: _Cell) -> str:
+    sort = f' data-sort="{_e(cell.sort)}"' if cell.sort is not None else ""
+    text = _e(cell.text)
+    if cell.css is not None:
+        text = f'<span class="badge {_e(cell.css)}">{text}</span>'
+    elif cell.href is not None:
+        text = f'<a href="{_e(cell.href)}" rel="noopener noreferrer">{text}</a>'
+    css = ' class="url"' if cell.href is not None else ""
+    return f"<td{css}{sort}>{text}</td>"
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _hash(source: str) -> str:
+    digest = hashlib.sha256(source.encode("utf-8")).digest()
+    return "sha256-" + base64.b64encode(digest).decode("ascii")
