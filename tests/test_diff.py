@@ -196,7 +196,7 @@ CASES: dict[str, tuple[Case, int]] = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_golden_text(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     build, code = CASES[name]
-    old, new, rules = build(tmp_path)
+    *_, rules = build(tmp_path)
     monkeypatch.chdir(tmp_path)  # paths in the output are relative to the roots
     exit_code, text = run_diff(Path("old"), Path("new"), rules)
     golden(f"{name}.txt", text)
@@ -206,7 +206,7 @@ def test_golden_text(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_golden_json(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     build, code = CASES[name]
-    old, new, rules = build(tmp_path)
+    *_, rules = build(tmp_path)
     monkeypatch.chdir(tmp_path)
     exit_code, text = run_diff(Path("old"), Path("new"), rules, "--format", "json")
     golden(f"{name}.json", text)
