@@ -35,7 +35,8 @@ class LinkView:
     column: int
     text: str
     value: str  # the attribute value as a browser reads it
-    target: str  # where a click ends up: the (decoded) destination, else the value itself
+    destination: str | None  # the http(s) URL a click ends up at, when known
+    target: str  # what links are matched by: the destination, else the value itself
     wrapping: Wrapping | None  # None: not one of our tracking links
     status: str | None
     status_from: str  # "annotation" (written in the file) or "rules" (computed now)
@@ -74,6 +75,7 @@ def _view(engine: Rewriter, record: LinkRecord, annotation: str | None) -> LinkV
         record.column,
         record.text,
         record.original,
+        record.destination,
         target,
         wrapping,
         status,

@@ -37,6 +37,9 @@ background:#e1f2fc}.s-secure{color:#0b6b2b;background:#e2f6e8}.s-none{color:#555
 .k-added{color:#0b6b2b;background:#e2f6e8}.k-removed{color:#a1001b;background:#fde7ea}
 .k-retargeted{color:#6b4e00;background:#fff4d1}.k-status-changed{color:#5b2a86;background:#f0e6fa}
 .k-re-wrapped,.k-file-added,.k-file-removed{color:#333;background:#eee}
+.bk-added{background:#1f8a3f}.bk-removed{background:#c4122f}.bk-retargeted{background:#b58900}
+.bk-status-changed{background:#7b3fb0}.bk-re-wrapped,.bk-file-added,.bk-file-removed,.bk-other{
+background:#888}
 .b-broken{background:#c4122f}.b-unknown{background:#b58900}.b-insecure{background:#d35f00}
 .b-secure-after-first-visit{background:#1d7fb8}.b-secure{background:#1f8a3f}.b-none{background:#999}
 """
@@ -98,12 +101,12 @@ def links_page(records: Iterable[LinkRecord], preload: str) -> str:
                     _Cell(str(record.action)),
                     _Cell(status, str(_STATUS_ORDER.index(status)), f"s-{status}"),
                     _Cell(record.status_reason or record.detail),
-                    _Cell(target, href=_clickable(target)),
+                    _Cell(target, href=_clickable(record.destination)),
                 ],
             )
         )
     headers = ["file", "line", "link text", "action", "status", "reason", "destination"]
-    summary = _bars(statuses, _STATUS_ORDER, "b-") + _file_counts(files)
+    summary = _bars(statuses, _STATUS_ORDER, "s-", "b-") + _file_counts(files)
     title = f"Links: {sum(statuses.values())} in {len(files)} files"
     return _page(title, preload, summary, headers, rows, _STATUS_ORDER, statuses)
 
@@ -118,7 +121,7 @@ def diff_page(files: Sequence[FileDiff], summary: Summary, preload: str) -> str:
             rows.append((kind, cells))
     order = [*(str(kind) for kind in Change), "file-added", "file-removed", "other"]
     headers = ["file", "line", "change", "old", "new", "detail", "link text"]
-    counts = _bars(kinds, order, "k-")
+    counts = _bars(kinds, order, "k-", "bk-")
     title = f"Diff: {sum(summary.files.values())} files compared"
     return _page(title, preload, counts, headers, rows, order, kinds)
 
@@ -159,16 +162,18 @@ def _link_cell(link: LinkView | None) -> _Cell:
     if link is None:
         return _Cell("")
     status = f" ({link.status})" if link.status else ""
-    return _Cell(link.target + status, link.target, href=_clickable(link.target))
+    return _Cell(link.target + status, link.target, href=_clickable(link.destination))
 
 
-def _clickable(url: str) -> str | None:
-    """Only http(s) destinations become links: a `javascript:` value stays text."""
-    lowered = url.lower()
-    return url if lowered.startswith(("http://", "https://")) else None
+def _clickable(destination: str | None) -> str | None:
+    """Only parsed http(s) destinations become links: a `javascript:` value, a template
+    expression or anything else skipped stays text."""
+    if destination is None or not destination.startswith(("http://", "https://")):
+        return None
+    return destination
 
 
-def _bars(counts: Counter[str], order: Sequence[str], prefix: str) -> str:
+def _bars(counts: Counter[str], order: Sequence[str], badge: str, bar: str) -> str:
     total = sum(counts.values()) or 1
     lines = ['<div class="bars">']
     for key in order:
@@ -176,8 +181,8 @@ def _bars(counts: Counter[str], order: Sequence[str], prefix: str) -> str:
             continue
         share = f"{100 * counts[key] / total:.1f}"
         lines.append(
-            f'<span class="badge {"s-" if prefix == "b-" else "k-"}{_e(key)}">{_e(key)}</span>'
-            f'<div><div class="bar {prefix}{_e(key)}" data-share="{share}"></div></div>'
+            f'<span class="badge {badge}{_e(key)}">{_e(key)}</span>'
+            f'<div><div class="bar {bar}{_e(key)}" data-share="{share}"></div></div>'
             f'<span data-count="{_e(key)}">{counts[key]}</span>'
         )
     lines.append("</div>")
