@@ -25,10 +25,12 @@ margin-bottom:1rem;align-items:center}
 .bar{height:.9rem;border-radius:2px;min-width:1px}
 .controls{margin:.8rem 0;display:flex;gap:.6rem;flex-wrap:wrap}
 input,select{font:inherit;padding:.2rem .4rem}
-table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:.3rem .4rem;
-text-align:left;vertical-align:top}th{cursor:pointer;user-select:none;background:#f4f4f4;
+table{border-collapse:collapse;width:100%;table-layout:fixed}
+th,td{border-bottom:1px solid #ddd;padding:.3rem .4rem;text-align:left;vertical-align:top}
+th{cursor:pointer;user-select:none;background:#f4f4f4;
 position:sticky;top:0}th[aria-sort=ascending]::after{content:" \\25B2"}
-th[aria-sort=descending]::after{content:" \\25BC"}td.url{word-break:break-all}
+th[aria-sort=descending]::after{content:" \\25BC"}td{overflow-wrap:anywhere}
+tbody tr{content-visibility:auto;contain-intrinsic-size:auto 3rem}
 .badge{display:inline-block;padding:0 .4rem;border-radius:3px;font-weight:600;white-space:nowrap;
 border:1px solid currentColor}
 .s-broken{color:#a1001b;background:#fde7ea}.s-unknown{color:#6b4e00;background:#fff4d1}
@@ -47,27 +49,33 @@ background:#888}
 _SCRIPT = """
 (function(){
 var table=document.getElementById('links');var body=table.tBodies[0];
-var rows=Array.prototype.slice.call(body.rows);
+var rows=Array.prototype.slice.call(body.rows);var heads=table.tHead.rows[0].cells;
 var text=document.getElementById('filter');var pick=document.getElementById('kind');
-var shown=document.getElementById('shown');
+var shown=document.getElementById('shown');var haystack=null;var keys={};
+var collate=new Intl.Collator(undefined,{numeric:true}).compare;
 function apply(){var q=text.value.toLowerCase();var k=pick.value;var n=0;
-rows.forEach(function(r){var ok=(!k||r.getAttribute('data-kind')===k)&&
-(!q||r.textContent.toLowerCase().indexOf(q)>=0);r.hidden=!ok;if(ok)n++;});
+if(q&&!haystack){haystack=rows.map(function(r){return r.textContent.toLowerCase();});}
+rows.forEach(function(r,i){var ok=(!k||r.getAttribute('data-kind')===k)&&
+(!q||haystack[i].indexOf(q)>=0);if(r.hidden===ok)r.hidden=!ok;if(ok)n++;});
 shown.textContent=String(n);}
+function keyOf(i){if(!keys[i]){keys[i]=rows.map(function(r){var c=r.cells[i];
+return c.getAttribute('data-sort')||c.textContent;});}return keys[i];}
 text.addEventListener('input',apply);pick.addEventListener('change',apply);
-Array.prototype.forEach.call(table.tHead.rows[0].cells,function(th,i){
-th.addEventListener('click',function(){
+Array.prototype.forEach.call(heads,function(th,i){th.addEventListener('click',function(){
 var up=th.getAttribute('aria-sort')!=='ascending';
-Array.prototype.forEach.call(table.tHead.rows[0].cells,function(c){c.removeAttribute('aria-sort');});
+Array.prototype.forEach.call(heads,function(c){c.removeAttribute('aria-sort');});
 th.setAttribute('aria-sort',up?'ascending':'descending');
-var numeric=th.hasAttribute('data-numeric');
-rows.sort(function(a,b){var x=a.cells[i].getAttribute('data-sort')||a.cells[i].textContent;
-var y=b.cells[i].getAttribute('data-sort')||b.cells[i].textContent;
-var c=numeric?(Number(x)-Number(y)):x.localeCompare(y);return up?c:-c;});
-rows.forEach(function(r){body.appendChild(r);});});});
+var key=keyOf(i);var order=rows.map(function(_,j){return j;});
+order.sort(function(a,b){var c=collate(key[a],key[b])||a-b;return up?c:-c;});
+var fragment=document.createDocumentFragment();var sorted=[];var sortedHay=[];
+var sortedKeys={};Object.keys(keys).forEach(function(k){sortedKeys[k]=[];});
+order.forEach(function(j){fragment.appendChild(rows[j]);sorted.push(rows[j]);
+if(haystack)sortedHay.push(haystack[j]);
+Object.keys(keys).forEach(function(k){sortedKeys[k].push(keys[k][j]);});});
+rows=sorted;if(haystack)haystack=sortedHay;keys=sortedKeys;body.appendChild(fragment);});});
 Array.prototype.forEach.call(document.querySelectorAll('.bar[data-share]'),function(b){
 b.style.width=b.getAttribute('data-share')+'%';});
-apply();})();
+})();
 """
 
 _STATUS_ORDER = [str(status) for status in Status] + ["none"]
@@ -106,9 +114,11 @@ def links_page(records: Iterable[LinkRecord], preload: str) -> str:
             )
         )
     headers = ["file", "line", "link text", "action", "status", "reason", "destination"]
+    widths = [14, 5, 14, 8, 12, 25, 22]
     summary = _bars(statuses, _STATUS_ORDER, "s-", "b-") + _file_counts(files)
     title = f"Links: {sum(statuses.values())} in {len(files)} files"
-    return _page(title, preload, summary, headers, rows, _STATUS_ORDER, statuses)
+    return _page(title, preload, summary, list(zip(headers, widths, strict=True)), rows,
+                 _STATUS_ORDER, statuses)  # fmt: skip
 
 
 def diff_page(files: Sequence[FileDiff], summary: Summary, preload: str) -> str:
@@ -121,9 +131,12 @@ def diff_page(files: Sequence[FileDiff], summary: Summary, preload: str) -> str:
             rows.append((kind, cells))
     order = [*(str(kind) for kind in Change), "file-added", "file-removed", "other"]
     headers = ["file", "line", "change", "old", "new", "detail", "link text"]
+    widths = [13, 5, 11, 22, 22, 15, 12]
     counts = _bars(kinds, order, "k-", "bk-")
     title = f"Diff: {sum(summary.files.values())} files compared"
-    return _page(title, preload, counts, headers, rows, order, kinds)
+    return _page(
+        title, preload, counts, list(zip(headers, widths, strict=True)), rows, order, kinds
+    )
 
 
 def _diff_rows(item: FileDiff) -> Iterable[tuple[str, list[_Cell]]]:
@@ -198,20 +211,23 @@ def _page(
     title: str,
     preload: str,
     summary: str,
-    headers: Sequence[str],
+    columns: Sequence[tuple[str, int]],  # (header, width in percent)
     rows: Sequence[tuple[str, list[_Cell]]],
     kinds: Sequence[str],
     counts: Counter[str],
 ) -> str:
+    style = _STYLE + "".join(
+        f"th:nth-child({index}){{width:{width}%}}" for index, (_, width) in enumerate(columns, 1)
+    )
     policy = (
         "default-src 'none'; "
-        f"style-src '{_hash(_STYLE)}'; script-src '{_hash(_SCRIPT)}'; "
+        f"style-src '{_hash(style)}'; script-src '{_hash(_SCRIPT)}'; "
         "base-uri 'none'; form-action 'none'"
     )
     numeric = {"line"}
     head = "".join(
         f"<th{' data-numeric' if name in numeric else ''} scope=col>{_e(name)}</th>"
-        for name in headers
+        for name, _ in columns
     )
     options = "".join(
         f'<option value="{_e(kind)}">{_e(kind)} ({counts[kind]})</option>'
@@ -224,7 +240,7 @@ def _page(
 <meta http-equiv="Content-Security-Policy" content="{_e(policy)}">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>{_e(title)}</title><style>{_STYLE}</style></head>
+<title>{_e(title)}</title><style>{style}</style></head>
 <body><h1>{_e(title)}</h1><p class="meta">preload list: {_e(preload)}</p>
 {summary}
 <div class="controls"><label>Filter <input id="filter" type="search"></label>
