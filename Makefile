@@ -12,7 +12,7 @@ SYSTEM_PYTHON ?= /usr/bin/python3
 SYSTEM_VENV ?= .venv-system
 PYVERSION := import sys; print(sys.implementation.name, sys.version.split()[0])
 
-.PHONY: demo test lint typecheck unit unit-system bench fuzz clean
+.PHONY: demo test lint typecheck unit unit-system bench bench-report fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	REWRITER_KEYS="$$(cat rules/demo.keys.txt)" $(BIN)/rewriter rewrite samples --rules rules/example.yaml --out out --report out/report.ndjson
 	$(BIN)/rewriter links samples --rules rules/example.yaml --format table
+	REWRITER_KEYS="$$(cat rules/demo.keys.txt)" $(BIN)/rewriter diff samples out --rules rules/example.yaml \
+	  --exclude report.html
+	$(BIN)/rewriter links samples --rules rules/example.yaml --format html > out/report.html
+	@echo "wrote out/report.html (open it in a browser)"
 	$(BIN)/rewriter check samples --rules rules/example.yaml \
 	  || echo "(check exits 1 above: the samples hold links whose clicks would break, on purpose)"
 
@@ -53,6 +57,9 @@ test: lint typecheck unit unit-system
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py
+
+bench-report: $(STAMP)
+	$(BIN)/python bench/report_page.py
 
 fuzz: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,fuzz]'
