@@ -41,6 +41,36 @@ class Source:
     def display(self) -> str:
         return str(self.path)
 
+    def read(self) -> tuple[bytes, os.stat_result | None]:
+        """The bytes, and the file's status as they were read (for the cache)."""
+        from rewriter.batch.fsio import read_with_status
+
+        return read_with_status(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class StdinSource:
+    """The document read from stdin (`-`), named as `--stdin-filename` says: that name is its
+    attribution and its name in messages."""
+
+    data: bytes
+    name: str = STDIN
+
+    @property
+    def display(self) -> str:
+        return self.name
+
+    @property
+    def relative(self) -> str:
+        return self.name
+
+    def read(self) -> tuple[bytes, os.stat_result | None]:
+        return self.data, None
+
+
+# Every kind of document one `process` call takes (a MIME part will be one more).
+Document = Source | StdinSource
+
 
 @dataclass(frozen=True, slots=True)
 class PathError:

@@ -10,8 +10,14 @@ import click
 
 from rewriter.batch.fsio import write_atomic
 from rewriter.batch.report import ExitCode
-from rewriter.cli.commands import CommandError, InspectOptions, _inspector
-from rewriter.cli.main import _exclude_option, _include_option, _preload_option, _rules_option
+from rewriter.cli.common import (
+    CommandError,
+    exclude_option,
+    include_option,
+    preload_option,
+    rules_option,
+)
+from rewriter.cli.inspect import InspectOptions, inspector
 from rewriter.diff import render
 from rewriter.diff.run import FileDiff, FileState, Summary, diff_pairs
 from rewriter.diff.trees import pairs
@@ -21,14 +27,14 @@ from rewriter.pages.report import diff_page
 @click.command("diff")
 @click.argument("old", type=click.Path(exists=True, path_type=Path))
 @click.argument("new", type=click.Path(exists=True, path_type=Path))
-@_rules_option
+@rules_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "ndjson"]), default="text",
               show_default=True, help="Output format.")  # fmt: skip
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write a self-contained HTML page of the diff to this file.")  # fmt: skip
-@_include_option
-@_exclude_option
-@_preload_option
+@include_option
+@exclude_option
+@preload_option
 @click.option("--color/--no-color", "color", default=None,
               help="Colour the text (default: on a terminal, unless NO_COLOR is set).")  # fmt: skip
 def diff(
@@ -62,11 +68,13 @@ def run(
     color: bool | None,
 ) -> int:
     try:
-        _, engine, preload = _inspector(InspectOptions((), rules_path, preload_list))
+        texts = html_path is not None or fmt != "text"  # the text output shows no link text
+        _, engine, preload = inspector(
+            InspectOptions((), rules_path, preload_list), link_texts=texts
+        )
     except CommandError as error:
         click.echo(f"rewriter: {error}", err=True)
         return error.code
-    engine.link_texts = html_path is not None or fmt != "text"
     writer: render.TextWriter | render.JsonWriter | render.NdjsonWriter
     if fmt == "json":
         writer = render.JsonWriter(sys.stdout)
