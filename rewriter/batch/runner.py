@@ -249,3 +249,17 @@ def _slim(outcome: FileOutcome, job: Job) -> FileOutcome:
         outcome.counts = count_links(outcome.links)
         outcome.links = []
     return outcome
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops a batch the way Ctrl-C does: cleanly, with what was done."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -233,3 +233,22 @@ def _identity(path: Path) -> tuple[int, int]:
     except OSError:
         return _MISSING
     return (status.st_dev, status.st_ino)
+
+
+def take_sources(
+    items: Iterator[Source | PathError], wanted: int
+) -> tuple[list[Source | PathError], int]:
+    """The first items, up to `wanted` files, and how many files that is."""
+    first: list[Source | PathError] = []
+    found = 0
+    for item in items:
+        first.append(item)
+        found += isinstance(item, Source)
+        if found >= wanted:
+            break
+    return first, found
+
+
+def count_sources(items: Iterator[Source | PathError]) -> int:
+    """How many there are (a second walk: nothing is kept from the first)."""
+    return sum(1 for _ in items)

@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from rewriter.batch.fsio import write_atomic
-from rewriter.batch.report import ExitCode
+from rewriter.batch.report import FileState as ReportState
+from rewriter.batch.report import Report
 from rewriter.cli.common import (
     CommandError,
     exclude_option,
@@ -96,9 +97,9 @@ def run(
         click.echo(render.summary_line(summary), err=True)
     if page is not None:
         page.write(summary)
-    if summary.files[FileState.FAILED]:
-        return ExitCode.FAILED
-    return ExitCode.FINDINGS if summary.visible else ExitCode.OK
+    report = Report(findings=int(summary.visible))
+    report.files[ReportState.FAILED] = summary.files[FileState.FAILED]
+    return report.exit_code
 
 
 def _colour(option: bool | None) -> bool:
