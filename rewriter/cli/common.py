@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from rewriter.batch.report import ExitCode
+from rewriter.batch.report import ExitCode, FileOutcome, FileState
 
 if TYPE_CHECKING:
     from rewriter.rules.model import Rules
@@ -97,6 +97,31 @@ def refuse_unusable_paths(paths: Sequence[str]) -> None:
         raise CommandError("; ".join(f"{error.display}: {error.reason}" for error in errors))
 
 
+def wants_colour(option: bool | None) -> bool:
+    """`--color`/`--no-color` when given, else colour on a terminal unless NO_COLOR is set
+    (as black does)."""
+    import os
+
+    if option is not None:
+        return option
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def coloured_diff(diff: bytes) -> bytes:
+    """A unified diff with ANSI colours: file names bold, hunks cyan, removals red, additions
+    green (the document's own bytes are untouched between the codes)."""
+    styles = ((b"+++", b"1"), (b"---", b"1"), (b"@@", b"36"), (b"-", b"31"), (b"+", b"32"))
+    lines = []
+    for line in diff.splitlines(keepends=True):
+        code = next((style for prefix, style in styles if line.startswith(prefix)), None)
+        if code is None:
+            lines.append(line)
+            continue
+        body = line.rstrip(b"\r\n")
+        lines.append(b"\x1b[" + code + b"m" + body + b"\x1b[0m" + line[len(body) :])
+    return b"".join(lines)
+
+
 def nothing_found(paths: Sequence[str]) -> str:
     return f"no templates found under {', '.join(paths)}"
 
@@ -134,4 +159,33 @@ preload_option = click.option(
     "--preload-list",
     type=click.Path(dir_okay=False, path_type=Path),
     help="A Chromium transport_security_state_static.json to use instead of the bundled list.",
+)
+
+
+def show_outcome(
+    outcome: FileOutcome, quiet: bool, *, name_changed: bool = True, colour: bool = False
+) -> None:
+    """A document's messages on stderr, its diff on stdout."""
+    if outcome.message:
+        err(outcome.message)
+    if not quiet:  # quiet: errors only
+        for warning in outcome.warnings:
+            err(f"warning: {warning}")
+    if outcome.diff:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(coloured_diff(outcome.diff) if colour else outcome.diff)
+        sys.stdout.flush()
+    elif (
+        name_changed
+        and not quiet
+        and outcome.state in (FileState.REWRITTEN, FileState.WOULD_CHANGE)
+    ):
+        err(f"{outcome.state} {outcome.display}")
+
+
+color_option = click.option(
+    "--color/--no-color",
+    "color",
+    default=None,
+    help="Colour the diff (default: on a terminal, unless NO_COLOR is set).",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -147,7 +148,8 @@ def run_links(options: InspectOptions, fmt: str | None) -> int:
     terminal = sys.stdout.isatty()
     chosen = fmt or ("table" if terminal else "ndjson")
     colour = terminal and chosen == "table" and not os.environ.get("NO_COLOR")
-    writer = writer_for(chosen, sys.stdout, preload, colour=colour)
+    width = shutil.get_terminal_size().columns if terminal else None
+    writer = writer_for(chosen, sys.stdout, preload, colour=colour, width=width)
     report = Report()
     for outcome in _outcomes(engine, options):
         if outcome.message:
