@@ -9,7 +9,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
@@ -476,13 +476,18 @@ def _inputs(options: InspectOptions) -> Iterator[_Input]:
                          f"cannot read: {error.strerror or error}")  # fmt: skip
 
 
-def _inspector(options: InspectOptions) -> tuple[Rules, Rewriter, str]:
+def _inspector(
+    options: InspectOptions, observe: Callable[[Rules], Rules] | None = None
+) -> tuple[Rules, Rewriter, str]:
     """Rules, an engine that needs no key (but verifies tokens when a key is at hand), and the
-    preload list's name and date. Warns once on stderr when the list is old."""
+    preload list's name and date. Warns once on stderr when the list is old. `observe` (from
+    `check --probe`) replaces the declared host facts with observed ones."""
     from rewriter.batch.factory import SetupError, load_preload_list, load_ring
     from rewriter.status.preload import freshness_warning
 
     rules = _load_rules(options.rules_path)
+    if observe is not None:
+        rules = observe(rules)
     try:
         preload = load_preload_list(rules, options.preload_list)
     except SetupError as error:
@@ -544,8 +549,14 @@ def _inspect(engine: Rewriter, item: _Input) -> FileOutcome:
     return outcome
 
 
-def check(options: InspectOptions, fail_on: frozenset[Status], as_of: datetime.date) -> int:
-    """The pre-send gate: one line per violating link, then warnings; exit 1 on any failure."""
+def check(
+    options: InspectOptions,
+    fail_on: frozenset[Status],
+    as_of: datetime.date,
+    observe: Callable[[Rules], Rules] | None = None,
+) -> int:
+    """The pre-send gate: one line per violating link, then warnings; exit 1 on any failure.
+    With `observe` (`check --probe`), the hosts' facts are those their servers show."""
     from rewriter.status.notices import (
         estimated_size,
         message_notices,
@@ -555,7 +566,7 @@ def check(options: InspectOptions, fail_on: frozenset[Status], as_of: datetime.d
     )
 
     try:
-        rules, engine, preload = _inspector(options)
+        rules, engine, preload = _inspector(options, observe)
     except CommandError as error:
         _err(f"rewriter: {error}")
         return error.code

@@ -26,7 +26,9 @@ class UsageFailure(click.UsageError):
 
 # Commands of the larger layers, imported only when named: the pre-send path (`rewrite -`,
 # `check -`) must not pay for the service, the relay or the probe at every start.
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "probe": "rewriter.status.commands:probe",
+}
 
 
 class _Commands(click.Group):
@@ -189,6 +191,10 @@ def links(
 @_include_option
 @_exclude_option
 @_preload_option
+@click.option("--probe", is_flag=True,
+              help="Probe the rules' hosts first; judge with what they serve.")  # fmt: skip
+@click.option("--connect-to", multiple=True, metavar="HOST:PORT:ADDR:PORT",
+              help="With --probe: connect to ADDR:PORT for HOST:PORT, as curl's.")  # fmt: skip
 def check(
     paths: tuple[str, ...],
     rules_path: Path | None,
@@ -197,6 +203,8 @@ def check(
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     preload_list: Path | None,
+    probe: bool,
+    connect_to: tuple[str, ...],
 ) -> None:
     """Fail (exit 1) when a click on a link in PATHS (or - for stdin) would not be served as
     required; needs no key."""
@@ -209,7 +217,14 @@ def check(
         raise UsageFailure(f"--fail-on: {error}") from None
     day = as_of.date() if as_of is not None else datetime.date.today()
     options = commands.InspectOptions(paths, rules_path, preload_list, include, exclude)
-    sys.exit(commands.check(options, statuses, day))
+    observe = None
+    if probe or connect_to:
+        if not probe:
+            raise UsageFailure("--connect-to applies only with --probe")
+        from rewriter.status.commands import ProbeRequest, observed
+
+        observe = observed(ProbeRequest(connect_to))
+    sys.exit(commands.check(options, statuses, day, observe))
 
 
 @main.command()
