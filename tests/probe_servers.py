@@ -131,9 +131,14 @@ def _handler(sites: Mapping[str, Site], plain: Mapping[str, Plain], https: bool)
 
 @contextmanager
 def running(
-    folder: Path, ca: trustme.CA, sites: Mapping[str, Site], plain: Mapping[str, Plain]
+    folder: Path,
+    ca: trustme.CA,
+    sites: Mapping[str, Site],
+    plain: Mapping[str, Plain],
+    ports: tuple[int, int] = (0, 0),
 ) -> Iterator[Servers]:
-    """An HTTPS and an HTTP server on 127.0.0.1, a closed port and a silent one."""
+    """An HTTPS and an HTTP server on 127.0.0.1 (on `ports`, default any free ones), a closed
+    port and a silent one."""
     contexts = {}
     for number, (name, site) in enumerate(sites.items()):
         chain, key = folder / f"chain{number}.pem", folder / f"key{number}.pem"
@@ -152,11 +157,11 @@ def running(
     front = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     front.load_cert_chain(*_any_certificate(folder, ca))
     front.sni_callback = choose
-    secure = _Quiet(("127.0.0.1", 0), _handler(sites, plain, https=True))
+    secure = _Quiet(("127.0.0.1", ports[0]), _handler(sites, plain, https=True))
     secure.socket = front.wrap_socket(
         secure.socket, server_side=True, do_handshake_on_connect=False
     )
-    insecure = _Quiet(("127.0.0.1", 0), _handler(sites, plain, https=False))
+    insecure = _Quiet(("127.0.0.1", ports[1]), _handler(sites, plain, https=False))
     ca_file = folder / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     closed = socket.socket()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ class UsageFailure(click.UsageError):
 # `check -`) must not pay for the service, the relay or the probe at every start.
 LAZY_COMMANDS: dict[str, str] = {
     "probe": "rewriter.status.commands:probe",
+    "preload-list": "rewriter.status.commands:preload_list",
 }
 
 
@@ -65,10 +67,29 @@ _include_option = click.option(
 _exclude_option = click.option(
     "--exclude", multiple=True, help="Glob of files to leave out (repeatable)."
 )
+
+
+class _PreloadListPath(click.Path):
+    """A file, or `fetched`: the list `preload-list fetch` kept (a file so named is ./fetched)."""
+
+    def convert(
+        self,
+        value: str | os.PathLike[str],
+        param: click.Parameter | None,
+        ctx: click.Context | None,
+    ) -> str | bytes | os.PathLike[str]:
+        if value == "fetched":
+            from rewriter.status.fetched import FETCHED
+
+            return FETCHED
+        return super().convert(value, param, ctx)
+
+
 _preload_option = click.option(
     "--preload-list",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A Chromium transport_security_state_static.json to use instead of the bundled list.",
+    type=_PreloadListPath(dir_okay=False, path_type=Path),
+    help="A Chromium transport_security_state_static.json to use instead of the bundled list,"
+    " or `fetched` for the one `preload-list fetch` kept.",
 )
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from rewriter.rules.model import (
     DEFAULT_CLICK_TRACKERS,
     DEFAULT_NO_TRACK,
+    FETCHED_PRELOAD_LIST,
     MAX_RULES_BYTES,
     Certificate,
     CertificateState,
@@ -69,7 +70,7 @@ ACCEPTED_KEYS: dict[str, tuple[str, ...]] = {
     "hosts.*": ("certificate", "hsts", "preloaded"),
     "hosts.*.certificate": ("status", "expires", "names", "requested"),
     "hosts.*.hsts": ("max_age", "include_subdomains", "preload_directive"),
-    "preload_list": ("file", "max_age_days"),
+    "preload_list": ("file", "source", "max_age_days"),
     "checks": (
         "clip_bytes",
         "max_links",
@@ -87,6 +88,7 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "tracking.context": tuple(mode.value for mode in ContextMode),
     "hosts.*.certificate.status": tuple(state.value for state in CertificateState),
     "checks.fail_on[]": WARNING_CODES,
+    "preload_list.source": ("bundled", "fetched"),
 }
 
 _TAG = "tag:yaml.org,2002:"
@@ -921,6 +923,14 @@ class _Walker:
     def preload_list(self, node: Node) -> dict[str, Any]:
         section = self.section(node, "preload_list", "preload_list")
         out: dict[str, Any] = {}
+        if "source" in section:
+            choices = ENUMS["preload_list.source"]
+            source = self.choice(section["source"], "preload_list.source", choices)
+            if "file" in section:
+                message = "give file or source, not both"
+                raise self.fail(section["source"], "preload_list.source", message)
+            if source == "fetched":
+                out["preload_list"] = FETCHED_PRELOAD_LIST
         if "file" in section:
             path = self.relative_path(section["file"], "preload_list.file")
             if not path.is_file():

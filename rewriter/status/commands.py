@@ -304,3 +304,71 @@ def observed(request: ProbeRequest) -> Callable[[Rules], Rules]:
         return rules_as_observed(rules, observations)
 
     return judge_with_observations
+
+
+# --- preload-list -------------------------------------------------------------------------------
+
+
+@click.group("preload-list", context_settings=CONTEXT_SETTINGS)
+def preload_list() -> None:
+    """Chromium's HSTS preload list: fetch the current one (network), show the one kept.
+    Use it with --preload-list fetched, or preload_list: {source: fetched} in the rules."""
+
+
+@preload_list.command()
+@click.option("--url", default=None, metavar="URL",
+              help="A mirror serving the JSON or its base64 (default: Chromium's).")  # fmt: skip
+@click.option("--force", is_flag=True, help="Store a list of fewer than 10,000 entries.")
+@_timeout_option(60.0)
+def fetch(url: str | None, force: bool, timeout: float) -> None:
+    """Download Chromium's transport_security_state_static.json, check it, and keep it in the
+    cache folder with the date and its SHA-256. Never runs by itself. Exit 0 stored, 1 nothing
+    stored (the list kept before stays in use), 2 usage."""
+    import datetime
+
+    from rewriter.batch.factory import cache_dir
+    from rewriter.status import fetch_list
+    from rewriter.status.fetched import store
+
+    source = url or fetch_list.DEFAULT_URL
+    try:
+        fetch_list.check_url(source)
+    except fetch_list.UrlError as error:
+        raise click.BadParameter(str(error), param_hint="--url") from None
+    started = datetime.datetime.now(datetime.UTC)
+    try:
+        body, final = fetch_list.download(source, timeout)
+        checked = fetch_list.check_list(fetch_list.decode(body), force=force)
+    except fetch_list.FetchError as error:
+        click.echo(f"rewriter: preload list not stored: {error}", err=True)
+        sys.exit(ExitCode.FINDINGS)
+    try:
+        kept = store(
+            cache_dir(), checked.data, final, started, checked.entries, checked.force_https
+        )
+    except OSError as error:
+        click.echo(f"rewriter: {cache_dir()}: cannot write: {error.strerror or error}", err=True)
+        sys.exit(ExitCode.FINDINGS)
+    click.echo(
+        f"stored the {kept.describe()}: {checked.entries:,} entries, "
+        f"{checked.force_https:,} force-https, in {kept.path}",
+        err=True,
+    )
+    sys.exit(ExitCode.OK)
+
+
+@preload_list.command()
+def show() -> None:
+    """Name the list kept by the last fetch, its date and SHA-256; exit 1 if there is none."""
+    from rewriter.batch.factory import cache_dir
+    from rewriter.status.fetched import current
+    from rewriter.status.preload import PreloadListError
+
+    try:
+        kept = current(cache_dir())
+    except PreloadListError as error:
+        click.echo(f"rewriter: {error}", err=True)
+        sys.exit(ExitCode.FINDINGS)
+    click.echo(f"{kept.describe()}: {kept.entries:,} entries, {kept.force_https:,} force-https")
+    click.echo(f"sha256 {kept.sha256}, fetched {kept.fetched.isoformat()}, in {kept.path}")
+    sys.exit(ExitCode.OK)
