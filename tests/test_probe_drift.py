@@ -259,3 +259,21 @@ def test_check_probe_judges_with_what_the_servers_do(servers: Servers, tmp_path:
     ) in online.stderr
     assert "broken" not in online.stdout, online.stdout
     assert online.exit_code == 0, online.output
+
+
+def test_a_host_covered_by_a_parents_declaration(servers: Servers, tmp_path: Path) -> None:
+    rules = write_rules(
+        tmp_path,
+        "  example.com:\n"
+        "    certificate:\n"
+        f'      {{status: active, expires: {UNTIL_DAY}, names: [example.com, "*.example.com"]}}\n',
+        domain="self.example.com",
+    )
+    result = probe(servers, rules)
+    assert result.exit_code == 1
+    [line] = [line for line in drift_lines(result) if ": self.example.com: " in line]
+    assert line == (
+        f"{rules}:6: self.example.com: declared active through the certificate of example.com "
+        f"until {UNTIL_DAY}, but the server presents a certificate browsers refuse (self-signed "
+        "certificate): declare it none (or fix the server)"
+    )

@@ -140,7 +140,9 @@ def _declared_phrase(host: str, owner: str, certificate: Certificate, kind: Cert
         names = ", ".join(certificate.names or (owner,))
         return f"declared only the certificate of {owner} (for {names}), which does not cover it"
     until = f" until {certificate.expires.isoformat()}" if certificate.expires else ""
-    return f"declared active{until}{whose}"
+    if owner != host:
+        return f"declared active through the certificate of {owner}{until}"
+    return f"declared active{until}"
 
 
 def _active_details(
