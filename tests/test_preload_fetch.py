@@ -275,3 +275,42 @@ def test_rewrite_workers_use_the_fetched_list(server: str, cache: Path, tmp_path
     assert result.exit_code == 0, result.output
     for name in ("a.html", "b.html"):
         assert b'data-link-security="secure"' in (tmp_path / "out" / name).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def secure_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """An HTTPS server on 127.0.0.1, with a certificate from a throwaway CA, and the CA's file."""
+    import ssl
+
+    import trustme
+
+    folder = tmp_path_factory.mktemp("secure")
+    ca = trustme.CA()
+    ca_file = folder / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{httpd.server_address[1]}", ca_file
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_https_with_the_system_store_and_no_downgrade(
+    server: str, secure_server: tuple[str, Path], cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, ca_file = secure_server
+    untrusted = fetch("--url", f"{base}/list.json")
+    assert untrusted.exit_code == 1
+    assert "the certificate is refused (" in untrusted.stderr
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # the system store, as OpenSSL finds it
+    result = fetch("--url", f"{base}/chromium?format=TEXT")
+    assert result.exit_code == 0, result.output
+    assert stored(cache)[1] == BIG
+    _Handler.routes["/down"] = (302, {"Location": f"{server}/list.json"}, b"")
+    down = fetch("--url", f"{base}/down")
+    assert down.exit_code == 1
+    assert "redirected from https to http (" in down.stderr

@@ -262,7 +262,10 @@ class _Prober:
         """`GET /` on an open connection: status, absolute redirect target, HSTS headers."""
         client: http.client.HTTPConnection
         if https:
-            client = http.client.HTTPSConnection(host, HTTPS_PORT, timeout=self.settings.timeout)
+            # The context is never used (the socket is ours); given, so none is built per request.
+            client = http.client.HTTPSConnection(
+                host, HTTPS_PORT, timeout=self.settings.timeout, context=self.inspecting
+            )
         else:
             client = http.client.HTTPConnection(host, HTTP_PORT, timeout=self.settings.timeout)
         client.sock = connection  # already connected (and routed); Host: is the name itself
