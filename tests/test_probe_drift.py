@@ -277,3 +277,32 @@ def test_a_host_covered_by_a_parents_declaration(servers: Servers, tmp_path: Pat
         f"until {UNTIL_DAY}, but the server presents a certificate browsers refuse (self-signed "
         "certificate): declare it none (or fix the server)"
     )
+
+
+def test_suggest_without_rules_describes_the_hosts_given(servers: Servers, tmp_path: Path) -> None:
+    args = ["probe", "go.example.com", "self.example.com", "--suggest", "--timeout", "0.5"]
+    args += [*servers.connect_to("go.example.com", "self.example.com")]
+    result = CliRunner().invoke(main, [*args, "--ca-file", str(servers.ca_file)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "hosts:\n"
+        "  go.example.com:\n"
+        f"    certificate: {{status: active, expires: {UNTIL_DAY}, names: [go.example.com]}}\n"
+        "    hsts: {max_age: 31536000, include_subdomains: true, preload_directive: true}\n"
+        "  self.example.com:\n"
+        "    certificate: {status: none}\n"
+    )
+    assert "(no rules: nothing compared)" in result.stderr
+
+
+def test_check_connect_to_needs_probe_and_a_bad_one_is_a_usage_error(tmp_path: Path) -> None:
+    rules = write_rules(tmp_path, "  go.example.com:\n    certificate: {status: none}\n")
+    page = tmp_path / "mail.html"
+    page.write_bytes(b"<p>no links</p>\n")
+    base = ["check", str(page), "--rules", str(rules)]
+    alone = CliRunner().invoke(main, [*base, "--connect-to", "a:443:127.0.0.1:1"])
+    assert alone.exit_code == 2
+    assert "--connect-to applies only with --probe" in alone.output
+    bad = CliRunner().invoke(main, [*base, "--probe", "--connect-to", "a:443"])
+    assert bad.exit_code == 2
+    assert "expected HOST:PORT:ADDR:PORT" in bad.output

@@ -78,8 +78,7 @@ def probe(
     observations = probe_hosts(names, settings)
     differences = compare(rules, observations, lines) if rules is not None else []
     if suggest:
-        yaml = suggestion(rules, observations) if rules else _bare_suggestion(observations)
-        sys.stdout.write(yaml)
+        sys.stdout.write(suggestion(observations, rules.hosts if rules else ()))
         for difference in differences:
             click.echo(_render(difference, origin), err=True)
     elif fmt == "json":
@@ -159,9 +158,6 @@ def _plural(number: int, noun: str) -> str:
 
 
 def _render(difference: Difference, origin: str) -> str:
-    if difference.kind == "note":
-        message = f"note: {difference.message}"
-        difference = type(difference)("note", difference.host, difference.line, message)
     return difference.render(origin or "(no rules)")
 
 
@@ -254,13 +250,6 @@ def _observation_json(observation: Observation) -> dict[str, Any]:
             "redirects_to_https": observation.http.redirects_to_https(),
         },
     }
-
-
-def _bare_suggestion(observations: Sequence[Observation]) -> str:
-    from rewriter.rules.model import Rules
-    from rewriter.status.drift import suggestion
-
-    return suggestion(Rules(tracking_domain="example.invalid"), observations)
 
 
 # --- check --probe ------------------------------------------------------------------------------

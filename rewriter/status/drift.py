@@ -49,7 +49,8 @@ class Difference:
 
     def render(self, origin: str) -> str:
         place = f"{origin}:{self.line}" if self.line is not None else origin
-        return f"{place}: {self.host}: {self.message}"
+        label = "note: " if self.kind == "note" else ""
+        return f"{place}: {self.host}: {label}{self.message}"
 
 
 def probed_hosts(rules: Rules) -> list[str]:
@@ -281,9 +282,9 @@ def rules_as_observed(rules: Rules, observations: Sequence[Observation]) -> Rule
     return dataclasses.replace(rules, hosts=tuple(facts[name] for name in sorted(facts)))
 
 
-def suggestion(rules: Rules, observations: Sequence[Observation]) -> str:
-    """The `hosts:` section of the rules as observed, in YAML."""
-    declared = {f.name: f for f in rules.hosts}
+def suggestion(observations: Sequence[Observation], declared_hosts: Iterable[HostFacts]) -> str:
+    """The `hosts:` section of the rules as observed, in YAML (`preloaded:` as declared)."""
+    declared = {f.name: f for f in declared_hosts}
     out = ["hosts:"]
     for observation in observations:
         facts = observed_facts(observation, declared.get(observation.host))
