@@ -71,7 +71,15 @@ class CsvWriter(LinkWriter):
 
     def write(self, records: Sequence[LinkRecord]) -> None:
         for record in records:
-            self._writer.writerow(record.as_dict() | {"preload_list": self.preload})
+            row = record.as_dict() | {"preload_list": self.preload}
+            # As JSON writes them, not as Python prints them (True/False).
+            self._writer.writerow({name: _csv_cell(value) for name, value in row.items()})
+
+
+def _csv_cell(value: object) -> object:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 class TableWriter(LinkWriter):
@@ -123,11 +131,28 @@ def _fit(text: str, width: int) -> str:
     return text.ljust(width)
 
 
+class HtmlWriter(LinkWriter):
+    """One self-contained page (`rewriter.pages.report`), written when every link is in."""
+
+    def __init__(self, stream: TextIO, preload: str, *, colour: bool = False) -> None:
+        super().__init__(stream, preload, colour=colour)
+        self._records: list[LinkRecord] = []
+
+    def write(self, records: Sequence[LinkRecord]) -> None:
+        self._records.extend(records)
+
+    def finish(self) -> None:
+        from rewriter.pages.report import links_page
+
+        self.stream.write(links_page(self._records, self.preload))
+
+
 def writer_for(fmt: str, stream: TextIO, preload: str, *, colour: bool) -> LinkWriter:
     writers: dict[str, type[LinkWriter]] = {
         "table": TableWriter,
         "json": JsonWriter,
         "ndjson": NdjsonWriter,
         "csv": CsvWriter,
+        "html": HtmlWriter,
     }
     return writers[fmt](stream, preload, colour=colour)

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -28,13 +28,16 @@ class UsageFailure(click.UsageError):
 # Commands of the larger layers, imported only when named: the pre-send path (`rewrite -`,
 # `check -`) must not pay for the service, the relay or the probe at every start.
 LAZY_COMMANDS: dict[str, str] = {
+    "clicks": "rewriter.clicks.command:clicks",
+    "diff": "rewriter.diff.command:diff",
     "probe": "rewriter.status.commands:probe",
     "preload-list": "rewriter.status.commands:preload_list",
 }
 
 
 class _Commands(click.Group):
-    """A group that imports a lazy command's module only when that command runs or is listed."""
+    """A group that imports a lazy command's module only when that command runs or is listed,
+    and handles a stdout that cannot be written for every command."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
@@ -46,6 +49,21 @@ class _Commands(click.Group):
             assert isinstance(command, click.Command)
             return command
         return super().get_command(ctx, cmd_name)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Every command: a stdout that cannot be written is one line on stderr and exit 2
+        (`rewrite` says 123 itself when files were processed), never a traceback."""
+        from rewriter.cli.output import StdoutError, guard_stdout, stdout_failed
+
+        guard_stdout()
+        try:
+            try:
+                return super().main(*args, **kwargs)
+            finally:
+                sys.stdout.flush()  # here, where a failure can still be reported
+        except StdoutError as error:
+            stdout_failed(error)
+            sys.exit(ExitCode.USAGE)
 
 
 @click.group(cls=_Commands, context_settings=CONTEXT_SETTINGS)
@@ -66,6 +84,17 @@ _include_option = click.option(
 )
 _exclude_option = click.option(
     "--exclude", multiple=True, help="Glob of files to leave out (repeatable)."
+)
+_stdin_filename_option = click.option(
+    "--stdin-filename",
+    metavar="NAME",
+    help="The name of the document read from - (stdin): its attribution and its name in messages.",
+)
+_context_option = click.option(
+    "--context",
+    metavar="VALUE",
+    help="The attribution every tracking link carries (a campaign or message id), instead of"
+    " the rules' (never an email address: anyone holding a link can read it).",
 )
 
 
@@ -112,6 +141,10 @@ _preload_option = click.option(
 @click.option("--fast", is_flag=True,
               help="Skip the independent safety check; keep the byte comparison.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@_stdin_filename_option
+@_context_option
+@click.option("--no-annotate", is_flag=True,
+              help="No status attribute (the copy that is sent); removes ours.")  # fmt: skip
 def rewrite(
     paths: tuple[str, ...],
     rules_path: Path | None,
@@ -127,11 +160,15 @@ def rewrite(
     no_cache: bool,
     fast: bool,
     quiet: bool,
+    stdin_filename: str | None,
+    context: str | None,
+    no_annotate: bool,
 ) -> None:
     """Rewrite every outbound link in PATHS (files, folders, or - for stdin to stdout)."""
     from rewriter.cli import commands
 
     mode = _write_mode(paths, out_dir, in_place, check, diff)
+    _stdin_only(paths, stdin_filename)
     code = commands.rewrite(
         commands.RewriteOptions(
             paths=paths,
@@ -146,9 +183,17 @@ def rewrite(
             workers=workers,
             use_cache=not no_cache,
             fast=fast,
+            stdin_filename=stdin_filename,
+            context=context,
+            annotate=not no_annotate,
         )
     )
     sys.exit(code)
+
+
+def _stdin_only(paths: Sequence[str], stdin_filename: str | None) -> None:
+    if stdin_filename is not None and list(paths) != ["-"]:
+        raise UsageFailure("--stdin-filename names the document read from -: give - as the path")
 
 
 def _write_mode(
@@ -182,11 +227,13 @@ def _write_mode(
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @_rules_option
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "ndjson", "csv"]),
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "ndjson", "csv", "html"]),
               help="Output format (default: table on a terminal, else ndjson).")  # fmt: skip
 @_include_option
 @_exclude_option
 @_preload_option
+@_stdin_filename_option
+@_context_option
 def links(
     paths: tuple[str, ...],
     rules_path: Path | None,
@@ -194,11 +241,16 @@ def links(
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     preload_list: Path | None,
+    stdin_filename: str | None,
+    context: str | None,
 ) -> None:
     """List every link in PATHS (or - for stdin) with its action, status and reasons."""
     from rewriter.cli import commands
 
-    options = commands.InspectOptions(paths, rules_path, preload_list, include, exclude)
+    _stdin_only(paths, stdin_filename)
+    options = commands.InspectOptions(
+        paths, rules_path, preload_list, include, exclude, stdin_filename, context
+    )
     sys.exit(commands.links(options, fmt))
 
 
@@ -206,12 +258,17 @@ def links(
 @click.argument("paths", nargs=-1, required=True)
 @_rules_option
 @click.option("--fail-on", default="broken", show_default=True,
-              help="Comma-separated statuses that fail the check.")  # fmt: skip
+              help="Comma-separated statuses and notice codes that fail the check besides broken"
+                   " (which always does): unknown, insecure, secure-after-first-visit, secure;"
+                   " unverified, clip, max-links, url-length, https-possible,"
+                   " certificate-expired, certificate-expiring, certificate-overdue.")  # fmt: skip
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Judge certificate dates as of this day (default: today).")  # fmt: skip
 @_include_option
 @_exclude_option
 @_preload_option
+@_stdin_filename_option
+@_context_option
 @click.option("--probe", is_flag=True,
               help="Probe the rules' hosts first; judge with what they serve.")  # fmt: skip
 @click.option("--connect-to", multiple=True, metavar="HOST:PORT:ADDR:PORT",
@@ -224,6 +281,8 @@ def check(
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     preload_list: Path | None,
+    stdin_filename: str | None,
+    context: str | None,
     probe: bool,
     connect_to: tuple[str, ...],
 ) -> None:
@@ -233,11 +292,14 @@ def check(
     from rewriter.status.notices import parse_fail_on
 
     try:
-        statuses = parse_fail_on(fail_on)
+        chosen = parse_fail_on(fail_on)
     except ValueError as error:
         raise UsageFailure(f"--fail-on: {error}") from None
+    _stdin_only(paths, stdin_filename)
     day = as_of.date() if as_of is not None else datetime.date.today()
-    options = commands.InspectOptions(paths, rules_path, preload_list, include, exclude)
+    options = commands.InspectOptions(
+        paths, rules_path, preload_list, include, exclude, stdin_filename, context
+    )
     observe = None
     if probe or connect_to:
         if not probe:
@@ -245,17 +307,21 @@ def check(
         from rewriter.status.commands import ProbeRequest, observed
 
         observe = observed(ProbeRequest(connect_to))
-    sys.exit(commands.check(options, statuses, day, observe))
+    sys.exit(commands.check(options, chosen, day, observe))
 
 
 @main.command()
 @click.argument("urls", nargs=-1, required=True)
 @_rules_option
-def resolve(urls: tuple[str, ...], rules_path: Path | None) -> None:
-    """Print the destination of each tracking link; exit 1 if any is forged or unknown."""
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True,
+              help="text: link<TAB>destination; json: one object per link.")  # fmt: skip
+def resolve(urls: tuple[str, ...], rules_path: Path | None, fmt: str) -> None:
+    """Print the destination of each tracking link (a URL, a bare token, or - to read one per
+    line from stdin); exit 1 if any is forged, altered, foreign or signed by an unknown key."""
     from rewriter.cli import commands
 
-    sys.exit(commands.resolve(urls, rules_path))
+    sys.exit(commands.resolve(urls, rules_path, fmt))
 
 
 @main.command()
