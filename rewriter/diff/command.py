@@ -9,9 +9,16 @@ from pathlib import Path
 import click
 
 from rewriter.batch.fsio import write_atomic
-from rewriter.batch.report import ExitCode
-from rewriter.cli.commands import CommandError, InspectOptions, _inspector
-from rewriter.cli.main import _exclude_option, _include_option, _preload_option, _rules_option
+from rewriter.batch.report import FileState as ReportState
+from rewriter.batch.report import Report
+from rewriter.cli.common import (
+    CommandError,
+    exclude_option,
+    include_option,
+    preload_option,
+    rules_option,
+)
+from rewriter.cli.inspect import InspectOptions, inspector
 from rewriter.diff import render
 from rewriter.diff.run import FileDiff, FileState, Summary, diff_pairs
 from rewriter.diff.trees import pairs
@@ -21,14 +28,14 @@ from rewriter.pages.report import diff_page
 @click.command("diff")
 @click.argument("old", type=click.Path(exists=True, path_type=Path))
 @click.argument("new", type=click.Path(exists=True, path_type=Path))
-@_rules_option
+@rules_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "ndjson"]), default="text",
               show_default=True, help="Output format.")  # fmt: skip
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write a self-contained HTML page of the diff to this file.")  # fmt: skip
-@_include_option
-@_exclude_option
-@_preload_option
+@include_option
+@exclude_option
+@preload_option
 @click.option("--color/--no-color", "color", default=None,
               help="Colour the text (default: on a terminal, unless NO_COLOR is set).")  # fmt: skip
 def diff(
@@ -62,11 +69,13 @@ def run(
     color: bool | None,
 ) -> int:
     try:
-        _, engine, preload = _inspector(InspectOptions((), rules_path, preload_list))
+        texts = html_path is not None or fmt != "text"  # the text output shows no link text
+        _, engine, preload = inspector(
+            InspectOptions((), rules_path, preload_list), link_texts=texts
+        )
     except CommandError as error:
         click.echo(f"rewriter: {error}", err=True)
         return error.code
-    engine.link_texts = html_path is not None or fmt != "text"
     writer: render.TextWriter | render.JsonWriter | render.NdjsonWriter
     if fmt == "json":
         writer = render.JsonWriter(sys.stdout)
@@ -88,9 +97,9 @@ def run(
         click.echo(render.summary_line(summary), err=True)
     if page is not None:
         page.write(summary)
-    if summary.files[FileState.FAILED]:
-        return ExitCode.FAILED
-    return ExitCode.FINDINGS if summary.visible else ExitCode.OK
+    report = Report(findings=int(summary.visible))
+    report.files[ReportState.FAILED] = summary.files[FileState.FAILED]
+    return report.exit_code
 
 
 def _colour(option: bool | None) -> bool:
