@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -155,10 +156,29 @@ context_option = click.option(
     help="The attribution every tracking link carries (a campaign or message id), instead of"
     " the rules' (never an email address: anyone holding a link can read it).",
 )
+
+
+class _PreloadListPath(click.Path):
+    """A file, or `fetched`: the list `preload-list fetch` kept (a file so named is ./fetched)."""
+
+    def convert(
+        self,
+        value: str | os.PathLike[str],
+        param: click.Parameter | None,
+        ctx: click.Context | None,
+    ) -> str | bytes | os.PathLike[str]:
+        if value == "fetched":
+            from rewriter.status.fetched import FETCHED
+
+            return FETCHED
+        return super().convert(value, param, ctx)
+
+
 preload_option = click.option(
     "--preload-list",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A Chromium transport_security_state_static.json to use instead of the bundled list.",
+    type=_PreloadListPath(dir_okay=False, path_type=Path),
+    help="A Chromium transport_security_state_static.json to use instead of the bundled list,"
+    " or `fetched` for the one `preload-list fetch` kept.",
 )
 
 

@@ -11,6 +11,7 @@ which converts each node itself so that every value keeps its line.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from rewriter.rules.model import (
     DEFAULT_CLICK_TRACKERS,
     DEFAULT_NO_TRACK,
+    FETCHED_PRELOAD_LIST,
     MAX_RULES_BYTES,
     Certificate,
     CertificateState,
@@ -80,7 +82,7 @@ ACCEPTED_KEYS: dict[str, tuple[str, ...]] = {
     "hosts.*": ("certificate", "hsts", "preloaded"),
     "hosts.*.certificate": ("status", "expires", "names", "requested"),
     "hosts.*.hsts": ("max_age", "include_subdomains", "preload_directive"),
-    "preload_list": ("file", "max_age_days"),
+    "preload_list": ("file", "source", "max_age_days"),
     "checks": (
         "clip_bytes",
         "max_links",
@@ -108,6 +110,7 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "tracking.context": tuple(mode.value for mode in ContextMode),
     "hosts.*.certificate.status": tuple(state.value for state in CertificateState),
     "checks.fail_on[]": WARNING_CODES,
+    "preload_list.source": ("bundled", "fetched"),
     "clicks.client_ip": tuple(mode.value for mode in ClientIp),
 }
 
@@ -170,6 +173,55 @@ def load_rules(path: Path) -> Rules:
     if root is None:
         raise RulesError(path, None, "tracking.domain", "required, but the file is empty")
     return _Walker(path).rules(root)
+
+
+@dataclass(frozen=True, slots=True)
+class HostLines:
+    """Where a rules file speaks of one host (1-based lines): its key under `hosts:` (or where
+    `tracking.domain` or `tracking.legacy_domains` names it), and its certificate and hsts keys."""
+
+    host: int
+    certificate: int | None = None
+    hsts: int | None = None
+
+
+def host_lines(path: Path) -> dict[str, HostLines]:
+    """The lines of each host a rules file names, by normalised name (for reports that point
+    at a declaration, like the probe's). Meant for a file that loads; names that do not
+    normalise are left out. Raises RulesError when the file cannot be read as YAML."""
+    root = _compose(_read_text(path), path)
+    found: dict[str, HostLines] = {}
+    if root is None or _kind(root) != "mapping":
+        return found
+    top = {key.value: value for key, value in root.value if _kind(key) == "scalar"}
+    tracking = top.get("tracking")
+    if tracking is not None and _kind(tracking) == "mapping":
+        for key, value in tracking.value:
+            if key.value == "domain":
+                _note_host(found, value, HostLines(_line(value)))
+            elif key.value == "legacy_domains" and _kind(value) == "sequence":
+                for item in value.value:
+                    _note_host(found, item, HostLines(_line(item)))
+    hosts = top.get("hosts")
+    if hosts is not None and _kind(hosts) == "mapping":
+        for key, value in hosts.value:
+            keys = {}
+            if _kind(value) == "mapping":
+                keys = {k.value: _line(k) for k, _ in value.value if _kind(k) == "scalar"}
+            lines = HostLines(_line(key), keys.get("certificate"), keys.get("hsts"))
+            _note_host(found, key, lines)
+    return found
+
+
+def _line(node: Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _note_host(found: dict[str, HostLines], node: Node, lines: HostLines) -> None:
+    if _kind(node) != "scalar" or not isinstance(node.value, str):
+        return
+    with contextlib.suppress(HostError):
+        found[own_host(node.value)] = lines
 
 
 def read_document(path: Path) -> Any:
@@ -896,6 +948,14 @@ class _Walker:
     def preload_list(self, node: Node) -> dict[str, Any]:
         section = self.section(node, "preload_list", "preload_list")
         out: dict[str, Any] = {}
+        if "source" in section:
+            choices = ENUMS["preload_list.source"]
+            source = self.choice(section["source"], "preload_list.source", choices)
+            if "file" in section:
+                message = "give file or source, not both"
+                raise self.fail(section["source"], "preload_list.source", message)
+            if source == "fetched":
+                out["preload_list"] = FETCHED_PRELOAD_LIST
         if "file" in section:
             path = self.relative_path(section["file"], "preload_list.file")
             if not path.is_file():

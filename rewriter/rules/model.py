@@ -15,6 +15,11 @@ from pathlib import Path
 
 MAX_RULES_BYTES = 1 << 20  # 1 MiB: a rules file is a few kilobytes
 
+# `preload_list: {source: fetched}` (and `--preload-list fetched`): the list `rewriter
+# preload-list fetch` kept. A path no file can have (a NUL is never part of a file name), so it
+# travels wherever a list's path goes (options, the settings sent to worker processes).
+FETCHED_PRELOAD_LIST = Path("\0fetched")
+
 
 class MarkerMatch(StrEnum):
     """How a no-track marker matches an attribute."""
