@@ -31,9 +31,11 @@ from rewriter.rules.model import (
     Checks,
     ClickTracker,
     ContextMode,
+    DkimPolicy,
     HostFacts,
     HstsPolicy,
     KeySource,
+    MailSettings,
     MarkerMatch,
     NoTrackMarker,
     Rules,
@@ -50,7 +52,17 @@ _MAX_NODES = 10_000  # a large rules file holds a few hundred values; this bound
 # The keys the loader accepts, by place. `[]` stands for any item of a list, `*` for any key of a
 # mapping whose keys are names (the hosts). tests/test_schema.py checks the JSON schema against it.
 ACCEPTED_KEYS: dict[str, tuple[str, ...]] = {
-    "": ("version", "tracking", "keys", "links", "annotation", "hosts", "preload_list", "checks"),
+    "": (
+        "version",
+        "tracking",
+        "keys",
+        "links",
+        "annotation",
+        "hosts",
+        "preload_list",
+        "checks",
+        "messages",
+    ),
     "tracking": ("domain", "scheme", "path", "legacy_domains", "context", "campaign"),
     "keys": ("file", "env"),
     "links": (
@@ -76,6 +88,7 @@ ACCEPTED_KEYS: dict[str, tuple[str, ...]] = {
         "expiry_warning_days",
         "fail_on",
     ),
+    "messages": ("dkim_signed", "relay_networks", "max_message_bytes"),
 }
 
 WARNING_CODES: tuple[str, ...] = ("clip", "max-links", "url-length", "https-possible")
@@ -86,6 +99,7 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "tracking.context": tuple(mode.value for mode in ContextMode),
     "hosts.*.certificate.status": tuple(state.value for state in CertificateState),
     "checks.fail_on[]": WARNING_CODES,
+    "messages.dkim_signed": tuple(policy.value for policy in DkimPolicy),
 }
 
 _TAG = "tag:yaml.org,2002:"
@@ -626,6 +640,8 @@ class _Walker:
             changes.update(self.preload_list(top["preload_list"]))
         if "checks" in top:
             changes["checks"] = self.checks(top["checks"])
+        if "messages" in top:
+            changes["mail"] = self.messages(top["messages"])
         return Rules(**changes, source=self.path)
 
     def tracking(self, node: Node) -> dict[str, Any]:
@@ -901,6 +917,35 @@ class _Walker:
             )
             out["fail_on_warnings"] = _unique(tuple(codes))
         return Checks(**out)
+
+    # --- whole messages and the relay
+
+    def messages(self, node: Node) -> MailSettings:
+        section = self.section(node, "messages", "messages")
+        out: dict[str, Any] = {}
+        if "dkim_signed" in section:
+            choices = ENUMS["messages.dkim_signed"]
+            choice = self.choice(section["dkim_signed"], "messages.dkim_signed", choices)
+            out["dkim_signed"] = DkimPolicy(choice)
+        if "relay_networks" in section:
+            out["relay_networks"] = tuple(
+                self.network(item, key)
+                for key, item in self.items(section["relay_networks"], "messages.relay_networks")
+            )
+        if "max_message_bytes" in section:
+            key = "messages.max_message_bytes"
+            out["max_message_bytes"] = self.integer(section["max_message_bytes"], key, 1024)
+        return MailSettings(**out)
+
+    def network(self, node: Node, key: str) -> str:
+        import ipaddress
+
+        text = self.string(node, key)
+        try:
+            return str(ipaddress.ip_network(text, strict=True))
+        except ValueError as error:
+            message = f"not a network like 10.0.0.0/8 or ::1/128 ({error})"
+            raise self.fail(node, key, message) from None
 
 
 _T = TypeVar("_T")
