@@ -16,6 +16,7 @@ from rewriter.batch.cache import Fingerprint, fingerprint_of
 from rewriter.batch.report import FileOutcome, FileState
 from rewriter.document.engine import PreservationError, Rewriter
 from rewriter.document.inputs import TemplateError
+from rewriter.mail.formats import InputFormat, input_format, rewrite_document
 from rewriter.models import Result
 
 if TYPE_CHECKING:  # a pre-send hook on stdin needs neither files nor folders
@@ -44,6 +45,7 @@ class Job:
     safe: bool = True  # the independent check before writing (False: --fast)
     keep_links: bool = False  # send every link record back (for --report)
     fingerprints: bool = False  # send back what was read and written (for the cache)
+    input_format: str | None = None  # html | txt | eml; None: by the file's extension
 
 
 def process_source(source: Source, engine: Rewriter, job: Job) -> FileOutcome:
@@ -55,11 +57,14 @@ def process_source(source: Source, engine: Rewriter, job: Job) -> FileOutcome:
         data, status = read_with_status(source.path)
     except OSError as error:
         return failed_outcome(display, f"cannot read: {error.strerror or error}")
+    kind = input_format(display, job.input_format)
     try:
-        result = engine.rewrite(data, file=display, relative=source.relative)
+        result = rewrite_document(
+            engine, data, kind, file=display, relative=source.relative, safe=job.safe
+        )
     except (PreservationError, TemplateError) as error:
         return failed_outcome(display, str(error))
-    if job.safe and result.changed:
+    if job.safe and result.changed and kind is InputFormat.HTML:
         problems = safety_problems(data, result, engine, display, source.relative)
         if problems:
             return failed_outcome(display, problems)

@@ -40,6 +40,7 @@ class RewriteOptions:
     workers: int | None = None  # None: the processors this process may use
     use_cache: bool = True
     fast: bool = False
+    input_format: str | None = None  # html | txt | eml; None: by extension
 
 
 class CommandError(Exception):
@@ -99,6 +100,7 @@ def _rewrite(options: RewriteOptions) -> int:
         safe=not options.fast,
         keep_links=options.report_path is not None,
         fingerprints=_uses_cache(options),
+        input_format=options.input_format,
     )
     return _rewrite_files(engine, job, options, preload)
 
@@ -218,6 +220,7 @@ def _open_cache(
             "preload": preload.digest,
             "mode": job.mode.value,
             "safe": str(job.safe),  # files written by --fast are not trusted by a safe run
+            "input_format": str(job.input_format),
         }
     )
     return Cache(cache_dir(), key)
@@ -258,7 +261,8 @@ STDIN_CHUNK = 1 << 20
 def _rewrite_stdin(engine: Rewriter, options: RewriteOptions) -> int:
     stdin = sys.stdin.buffer
     head = stdin.read(STDIN_BUFFER_LIMIT + 1)
-    if len(head) > STDIN_BUFFER_LIMIT and options.mode == "stdout":
+    streams = options.input_format in (None, "html")  # a message or text is read whole
+    if len(head) > STDIN_BUFFER_LIMIT and options.mode == "stdout" and streams:
         return _stream_stdin(engine, options, head, stdin)
     return _rewrite_stdin_whole(engine, options, head + stdin.read())
 
@@ -267,12 +271,14 @@ def _rewrite_stdin_whole(engine: Rewriter, options: RewriteOptions, data: bytes)
     from rewriter.batch.process import safety_problems, unified_diff
     from rewriter.document.engine import PreservationError
     from rewriter.document.inputs import TemplateError
+    from rewriter.mail.formats import InputFormat, input_format, rewrite_document
 
     report = Report(check=options.mode in ("check", "diff"))
+    kind = input_format("-", options.input_format or "html")
     try:
-        result = engine.rewrite(data, file="-", relative="-")
+        result = rewrite_document(engine, data, kind, file="-", relative="-", safe=not options.fast)
         problems = None
-        if not options.fast and result.changed:
+        if not options.fast and result.changed and kind is InputFormat.HTML:
             problems = safety_problems(data, result, engine, "-", "-")
         if problems:
             raise PreservationError(problems)
@@ -447,6 +453,7 @@ class InspectOptions:
     preload_list: Path | None = None
     include: Sequence[str] = ()
     exclude: Sequence[str] = ()
+    input_format: str | None = None  # html | txt | eml; None: by extension
 
 
 @dataclass(slots=True)
@@ -517,7 +524,7 @@ def links(options: InspectOptions, fmt: str | None) -> int:
     writer = writer_for(chosen, sys.stdout, preload, colour=colour)
     report = Report()
     for item in _inputs(options):
-        outcome = _inspect(engine, item)
+        outcome = _inspect(engine, item, options.input_format)
         if outcome.message:
             _err(outcome.message)
         writer.write(outcome.links)
@@ -526,14 +533,18 @@ def links(options: InspectOptions, fmt: str | None) -> int:
     return ExitCode.FAILED if report.files[FileState.FAILED] else ExitCode.OK
 
 
-def _inspect(engine: Rewriter, item: _Input) -> FileOutcome:
+def _inspect(engine: Rewriter, item: _Input, chosen: str | None = None) -> FileOutcome:
     from rewriter.document.engine import PreservationError
     from rewriter.document.inputs import TemplateError
+    from rewriter.mail.formats import input_format, rewrite_document
 
     if item.data is None:
         return FileOutcome(item.display, FileState.FAILED, message=item.error)
+    kind = input_format(item.display, chosen or ("html" if item.display == "-" else None))
     try:
-        result = engine.rewrite(item.data, file=item.display, relative=item.relative, prove=False)
+        result = rewrite_document(
+            engine, item.data, kind, file=item.display, relative=item.relative, prove=False
+        )
     except (PreservationError, TemplateError) as error:
         message = f"{item.display}: error: {error}"
         return FileOutcome(item.display, FileState.FAILED, message=message)
@@ -562,7 +573,7 @@ def check(options: InspectOptions, fail_on: frozenset[Status], as_of: datetime.d
     notices = []
     failed_files = linked = violated = files = 0
     for item in _inputs(options):
-        outcome = _inspect(engine, item)
+        outcome = _inspect(engine, item, options.input_format)
         if outcome.state is FileState.FAILED:
             _err(outcome.message or f"{item.display}: error")
             failed_files += 1

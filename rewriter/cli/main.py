@@ -26,7 +26,9 @@ class UsageFailure(click.UsageError):
 
 # Commands of the larger layers, imported only when named: the pre-send path (`rewrite -`,
 # `check -`) must not pay for the service, the relay or the probe at every start.
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "relay": "rewriter.mail.command:relay",
+}
 
 
 class _Commands(click.Group):
@@ -63,6 +65,12 @@ _include_option = click.option(
 _exclude_option = click.option(
     "--exclude", multiple=True, help="Glob of files to leave out (repeatable)."
 )
+_input_format_option = click.option(
+    "--input-format",
+    type=click.Choice(["html", "txt", "eml"]),
+    help="Read every input as this (default: by extension, .eml a message, .txt plain text,"
+    " else HTML; stdin is HTML).",
+)
 _preload_option = click.option(
     "--preload-list",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -83,6 +91,7 @@ _preload_option = click.option(
 @_include_option
 @_exclude_option
 @_preload_option
+@_input_format_option
 @click.option("--workers", type=click.IntRange(min=1),
               help="Worker processes (default: the processors this process may use).")  # fmt: skip
 @click.option("--no-cache", is_flag=True, help="Process every file, even those unchanged.")
@@ -100,6 +109,7 @@ def rewrite(
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     preload_list: Path | None,
+    input_format: str | None,
     workers: int | None,
     no_cache: bool,
     fast: bool,
@@ -123,6 +133,7 @@ def rewrite(
             workers=workers,
             use_cache=not no_cache,
             fast=fast,
+            input_format=input_format,
         )
     )
     sys.exit(code)
@@ -164,6 +175,7 @@ def _write_mode(
 @_include_option
 @_exclude_option
 @_preload_option
+@_input_format_option
 def links(
     paths: tuple[str, ...],
     rules_path: Path | None,
@@ -171,11 +183,14 @@ def links(
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     preload_list: Path | None,
+    input_format: str | None,
 ) -> None:
     """List every link in PATHS (or - for stdin) with its action, status and reasons."""
     from rewriter.cli import commands
 
-    options = commands.InspectOptions(paths, rules_path, preload_list, include, exclude)
+    options = commands.InspectOptions(
+        paths, rules_path, preload_list, include, exclude, input_format
+    )
     sys.exit(commands.links(options, fmt))
 
 
@@ -189,6 +204,7 @@ def links(
 @_include_option
 @_exclude_option
 @_preload_option
+@_input_format_option
 def check(
     paths: tuple[str, ...],
     rules_path: Path | None,
@@ -197,6 +213,7 @@ def check(
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     preload_list: Path | None,
+    input_format: str | None,
 ) -> None:
     """Fail (exit 1) when a click on a link in PATHS (or - for stdin) would not be served as
     required; needs no key."""
@@ -208,7 +225,9 @@ def check(
     except ValueError as error:
         raise UsageFailure(f"--fail-on: {error}") from None
     day = as_of.date() if as_of is not None else datetime.date.today()
-    options = commands.InspectOptions(paths, rules_path, preload_list, include, exclude)
+    options = commands.InspectOptions(
+        paths, rules_path, preload_list, include, exclude, input_format
+    )
     sys.exit(commands.check(options, statuses, day))
 
 
