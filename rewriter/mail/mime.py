@@ -206,10 +206,11 @@ class _PartRewriter:
     edits: _Edits
 
     def __call__(self, part: Part) -> Result:
-        name = f"{self.file}:{_label(part)}"
+        label = _label(part)
+        name = f"{self.file}:{label}"  # where its links are, in records and warnings
         body = self.data[part.body_start : part.end]
         encoding = part.transfer_encoding
-        decoded = _decode(body, encoding, name)
+        decoded = cte_decode(body, encoding, label)
         charset = part.headers.get_content_charset() or "us-ascii"
         rewrite = self._html if part.content_type == "text/html" else self._text
         result = rewrite(decoded, charset, part, name)
@@ -218,8 +219,8 @@ class _PartRewriter:
         if self.safe:
             self._check_part(part, decoded, result, name, charset)
         new_body, new_encoding = _encode(body, result.output, encoding)
-        if cte_decode(new_body, new_encoding, name) != result.output:
-            raise PreservationError(f"{name}: the re-encoded body does not decode to the output")
+        if cte_decode(new_body, new_encoding, label) != result.output:
+            raise PreservationError(f"{label}: the re-encoded body does not decode to the output")
         self.edits.add(part.body_start, part.end, new_body)
         if new_encoding != encoding:
             self._change_encoding_header(part, new_encoding)
@@ -228,15 +229,17 @@ class _PartRewriter:
     def _html(self, decoded: bytes, charset: str, part: Part, name: str) -> Result:
         return self.engine.rewrite(
             decoded, file=name, relative=self.relative, context=self.context,
-            charset=_html_charset(charset, name), prove=True,
+            charset=_html_charset(charset, _label(part)), prove=True,
         )  # fmt: skip
 
     def _text(self, decoded: bytes, charset: str, part: Part, name: str) -> Result:
-        codec = _text_codec(charset, name)
+        codec = _text_codec(charset, _label(part))
         flowed = str(part.headers.get_param("format", "")).lower() == "flowed"
+        # Lines over 998 octets are not reported: the part is given quoted-printable instead.
         return rewrite_text(
-            decoded, self.engine, file=name, context=self.context, codec=codec, flowed=flowed
-        )
+            decoded, self.engine, file=name, context=self.context, codec=codec, flowed=flowed,
+            long_lines=False,
+        )  # fmt: skip
 
     def _check_part(
         self, part: Part, decoded: bytes, result: Result, name: str, charset: str
@@ -291,10 +294,6 @@ def _text_codec(charset: str, name: str) -> str:
     if not ascii_compatible(codec):
         raise InvalidMessage(f"{name}: the charset {charset} is not supported")
     return codec
-
-
-def _decode(body: bytes, encoding: str, name: str) -> bytes:
-    return cte_decode(body, encoding, name)
 
 
 def cte_decode(body: bytes, encoding: str, name: str) -> bytes:

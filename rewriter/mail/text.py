@@ -88,8 +88,12 @@ def rewrite_text(
     context: str,
     codec: str = "utf-8",
     flowed: bool = False,
+    long_lines: bool = True,
 ) -> Result:
     """Rewrite the URLs of plain text; every byte outside them is kept.
+
+    A replaced URL that pushes its line past 78 characters (`flowed`) or 998 octets
+    (`long_lines`: a MIME part is given quoted-printable instead) is reported.
 
     Raises TemplateError for a charset that does not write ASCII as ASCII.
     """
@@ -112,7 +116,7 @@ def rewrite_text(
         out += (data[position : found.start], record.tracking_url.encode("ascii"))
         position = end
         warning = _line_warning(data, found, len(record.tracking_url), file, line, flowed)
-        if warning is not None:
+        if warning is not None and (flowed or long_lines):
             warnings.append(warning)
     out.append(data[position:])
     output = b"".join(out)
