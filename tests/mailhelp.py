@@ -12,6 +12,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from rewriter.batch.factory import make_rewriter
 from rewriter.document.engine import Rewriter
+from rewriter.mail.relay import cancel_sessions
 from rewriter.rules.loader import load_rules
 
 CASES = Path(__file__).resolve().parent / "mail_cases"
@@ -103,6 +104,7 @@ class ServerThread:
             assert self.server is not None
             self.server.close()
             await self.server.wait_closed()
+            await cancel_sessions()
 
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)

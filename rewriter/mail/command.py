@@ -158,6 +158,8 @@ def _gate(
 
 
 async def _serve(server: RelayServer, host: str, port: int) -> int:
+    from rewriter.mail.relay import cancel_sessions
+
     try:
         bound_host, bound_port = await server.start(host, port)
     except OSError as error:
@@ -171,6 +173,7 @@ async def _serve(server: RelayServer, host: str, port: int) -> int:
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     await server.close()
+    await cancel_sessions()
     return ExitCode.OK
 
 

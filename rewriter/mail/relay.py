@@ -18,6 +18,7 @@ import logging
 import smtplib
 import ssl
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import make_msgid
@@ -352,11 +353,12 @@ class RelayServer:
         self.handler = RelayHandler(gate, upstream, settings.networks)
         self.settings = settings
         self.server: asyncio.Server | None = None
+        self.connections: weakref.WeakSet[SMTP] = weakref.WeakSet()
 
     def _protocol(self) -> SMTP:
         # No authenticator: AUTH is never offered to clients (the relay serves the networks the
         # rules allow, and authenticates itself to the upstream).
-        return _RelaySMTP(
+        protocol = _RelaySMTP(
             self.handler,
             data_size_limit=self.settings.max_message_bytes,
             hostname=self.settings.hostname,
@@ -364,6 +366,8 @@ class RelayServer:
             decode_data=False,
             enable_SMTPUTF8=True,
         )
+        self.connections.add(protocol)
+        return protocol
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
@@ -372,12 +376,26 @@ class RelayServer:
         return str(bound[0]), int(bound[1])
 
     async def close(self) -> None:
+        """Stop listening and end every session (a message in flight gets no reply, so its
+        sender retries: nothing was relayed for it)."""
         if self.server is not None:
             self.server.close()
+            for protocol in list(self.connections):
+                if protocol.transport is not None:
+                    protocol.transport.close()
             await self.server.wait_closed()
         for key in list(self.handler.sessions):
             upstream = self.handler.sessions.pop(key)
             await asyncio.to_thread(upstream.close)
+
+
+async def cancel_sessions() -> None:
+    """End the sessions still open (a closed server leaves its connections to their clients)."""
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class RelayThread:
@@ -400,6 +418,7 @@ class RelayThread:
         future = asyncio.run_coroutine_threadsafe(self.server.close(), self.loop)
         try:
             future.result(timeout)
+            asyncio.run_coroutine_threadsafe(cancel_sessions(), self.loop).result(timeout)
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout)
