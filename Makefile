@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	REWRITER_KEYS="$$(cat rules/demo.keys.txt)" $(BIN)/rewriter rewrite samples --rules rules/example.yaml --out out --report out/report.ndjson
-	$(BIN)/rewriter links samples --rules rules/example.yaml --format table
-	$(BIN)/rewriter check samples --rules rules/example.yaml \
+	REWRITER_KEYS="$$(cat rules/demo.keys.txt)" $(BIN)/rewriter rewrite samples/order-shipped.eml --rules rules/example.yaml --out out
+	$(BIN)/rewriter links samples samples/order-shipped.eml --rules rules/example.yaml --format table
+	$(BIN)/rewriter check samples samples/order-shipped.eml --rules rules/example.yaml \
 	  || echo "(check exits 1 above: the samples hold links whose clicks would break, on purpose)"
 
 lint: $(STAMP)

@@ -362,3 +362,15 @@ def test_qp_reencoding_changes_only_the_changed_lines(
     for index, line in enumerate(lines):  # an unchanged line keeps its encoded form
         if new_lines[index] == line:
             assert cte.qp_encode(line + b"\r\n") in out
+
+
+def test_table_names_each_part(tmp_path: Path) -> None:
+    rules = write_rules(tmp_path)
+    given = tmp_path / "message.eml"
+    given.write_bytes(case("qp-alternative"))
+    listed = CliRunner().invoke(
+        main, ["links", str(given), "--rules", str(rules), "--format", "table"]
+    )
+    assert listed.exit_code == 0, listed.output
+    headings = [line for line in listed.output.splitlines() if line.startswith(str(given))]
+    assert headings == [f"{given}:part 1 text/plain", f"{given}:part 2 text/html"]
