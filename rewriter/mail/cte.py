@@ -21,9 +21,7 @@ MAX_LINE_OCTETS = 998
 QP_LINE = 76  # RFC 2045: encoded lines of at most 76 characters, the soft break's `=` included
 IDENTITY = frozenset({"7bit", "8bit", "binary"})
 
-_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
 _LINE = re.compile(rb"[^\n]*\n|[^\n]+")
-_SAFE = frozenset(range(33, 127)) - {ord("=")}
 
 
 class EncodingError(ValueError):
@@ -50,6 +48,11 @@ def _usual_ending(physical: Sequence[bytes]) -> bytes:
 
 
 # --- quoted-printable
+#
+# Decoding is binascii's (what the `email` package and so most software use); an `=` that is
+# neither an escape nor a soft line break is refused rather than guessed at.
+
+_BROKEN = re.compile(rb"=(?![0-9A-Fa-f]{2}|\r?\n|\Z)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,54 +62,37 @@ class _Logical:
     text: bytes  # decoded, with the line ending of its hard break (if any)
 
 
+def _check_qp(body: bytes) -> None:
+    broken = _BROKEN.search(body)
+    if broken is not None:
+        line = body.count(b"\n", 0, broken.start()) + 1
+        raise EncodingError(f"quoted-printable: line {line} has an `=` that is not an escape")
+
+
 def _qp_logical(physical: Sequence[bytes]) -> list[_Logical]:
+    """Physical lines grouped into logical lines (joined by soft breaks), each decoded."""
     found: list[_Logical] = []
     first = 0
-    pieces: list[bytes] = []
     for index, line in enumerate(physical):
-        ending = _ending(line)
-        content = line[: len(line) - len(ending)].rstrip(b" \t")
-        soft = content.endswith(b"=")
-        if soft:
-            content = content[:-1]
-        pieces.append(_unescape(content, index + 1))
+        soft = line[: len(line) - len(_ending(line))].endswith(b"=") and _ending(line)
         if not soft or index == len(physical) - 1:
-            if not soft:
-                pieces.append(ending)
-            found.append(_Logical(first, index + 1, b"".join(pieces)))
-            first, pieces = index + 1, []
+            text = binascii.a2b_qp(b"".join(physical[first : index + 1]))
+            found.append(_Logical(first, index + 1, text))
+            first = index + 1
     return found
 
 
-def _unescape(content: bytes, number: int) -> bytes:
-    if b"=" not in content:
-        return content
-    decoded = _ESCAPE.sub(lambda match: bytes((int(match.group(1), 16),)), content)
-    if b"=" in _ESCAPE.sub(b"", content):
-        raise EncodingError(f"quoted-printable: line {number} has an `=` that is not an escape")
-    return decoded
-
-
 def qp_decode(body: bytes) -> bytes:
-    return b"".join(logical.text for logical in _qp_logical(lines(body)))
+    _check_qp(body)
+    return binascii.a2b_qp(body)
 
 
 def qp_encode_line(text: bytes, ending: bytes, soft_ending: bytes = b"\r\n") -> bytes:
     """One logical line (without its ending) as quoted-printable, soft-broken at 76."""
-    out: list[bytes] = []
-    current = bytearray()
-    last = len(text) - 1
-    for index, byte in enumerate(text):
-        if byte in _SAFE or (byte in (9, 32) and index != last):
-            token = bytes((byte,))
-        else:
-            token = b"=%02X" % byte
-        if len(current) + len(token) > QP_LINE - 1:
-            out.append(bytes(current) + b"=" + soft_ending)
-            current = bytearray()
-        current += token
-    out.append(bytes(current) + ending)
-    return b"".join(out)
+    encoded = binascii.b2a_qp(text, quotetabs=False, istext=False)
+    if soft_ending != b"\n":
+        encoded = encoded.replace(b"=\n", b"=" + soft_ending)
+    return encoded + ending
 
 
 def _encode(line: bytes, soft_ending: bytes) -> bytes:
@@ -124,6 +110,7 @@ def qp_reencode(body: bytes, new: bytes) -> bytes:
     change is copied (its bytes exactly), the others are encoded. With as many lines before and
     after (the usual case), lines are compared one to one; otherwise the lines shared at the
     start and at the end are kept and those between encoded."""
+    _check_qp(body)
     physical = lines(body)
     logical = _qp_logical(physical)
     soft = _usual_ending(physical)

@@ -46,6 +46,7 @@ class Part:
     end: int  # after its body (the line break before a boundary belongs to the boundary)
     headers: Message
     children: list[Part] = field(default_factory=list)
+    parsed: Message | None = None  # the message: the email package's reading of it all
 
     @property
     def content_type(self) -> str:
@@ -72,7 +73,8 @@ def parse_message(data: bytes) -> Part:
     top = _parse_part(data, 0, len(data), "", 0)
     if not top.children:
         top.number = "1"  # a single-part message: its body is part 1
-    _agree(top, BytesParser(policy=policy.compat32).parsebytes(data))
+    top.parsed = BytesParser(policy=policy.compat32).parsebytes(data)
+    _agree(top, top.parsed)
     return top
 
 
