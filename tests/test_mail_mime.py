@@ -374,3 +374,40 @@ def test_table_names_each_part(tmp_path: Path) -> None:
     assert listed.exit_code == 0, listed.output
     headings = [line for line in listed.output.splitlines() if line.startswith(str(given))]
     assert headings == [f"{given}:part 1 text/plain", f"{given}:part 2 text/html"]
+
+
+_CASE_BYTES = [case(name) for name in [*GOLDEN, *sorted(FAILING)]]
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    source=st.sampled_from(_CASE_BYTES),
+    cuts=st.lists(st.tuples(st.integers(0, 6000), st.binary(max_size=8)), max_size=4),
+)
+def test_damaged_messages_fail_clearly_or_come_out_whole(
+    engine: Rewriter, source: bytes, cuts: list[tuple[int, bytes]]
+) -> None:
+    """Bytes changed anywhere: either a clear refusal (a TemplateError, or the safety check's
+    PreservationError), or a message whose structure is the one it had."""
+    from rewriter.document.engine import PreservationError
+
+    data = bytearray(source)
+    for position, new in cuts:
+        at = position % (len(data) + 1)
+        data[at : at + len(new)] = new
+    try:
+        result = rewrite_message(bytes(data), engine, file="m.eml")
+    except (TemplateError, PreservationError):
+        return
+    before, after = parse_message(bytes(data)), parse_message(result.output)
+    assert [p.content_type for p in before.walk()] == [p.content_type for p in after.walk()]
+
+
+def test_a_charset_name_with_a_nul_is_an_unknown_charset(engine: Rewriter) -> None:
+    data = case("qp-alternative").replace(
+        b"text/plain; charset=utf-8", b"text/plain; charset=ut\0f"
+    )
+    with pytest.raises(InvalidMessage, match="unknown charset"):
+        rewrite_message(data, engine, file="m.eml")

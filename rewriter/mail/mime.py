@@ -289,7 +289,7 @@ def _text_codec(charset: str, name: str) -> str:
 
     try:
         codec = codecs.lookup(charset).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
         raise InvalidMessage(f"{name}: unknown charset {charset!r}") from None
     if not ascii_compatible(codec):
         raise InvalidMessage(f"{name}: the charset {charset} is not supported")

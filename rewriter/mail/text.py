@@ -71,7 +71,7 @@ def ascii_compatible(codec: str) -> bool:
     """Whether the charset writes ASCII as ASCII, byte for byte (so URLs can be found in it)."""
     try:
         info = codecs.lookup(codec)
-    except LookupError:
+    except (LookupError, ValueError):
         return False
     sample = b"https://a.example/?q=1&r=2#f <x> {y} ~"
     try:
