@@ -278,3 +278,22 @@ def test_recording_server_helper_is_a_real_smtp_server() -> None:
     assert recorder.messages == [
         ("a@example.com", ["b@example.net"], b"Subject: x\r\n\r\nbody\r\n")
     ]
+
+
+def test_concurrent_sessions_each_deliver_their_own_message(
+    relay: Relay, recorder: tuple[Recorder, int]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    found, _ = recorder
+
+    def send(number: int) -> None:
+        with relay.client() as client:
+            client.sendmail("app@example.com", [f"reader{number}@example.net"], MESSAGE)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(send, range(8)))
+    assert sorted(rcpts[0] for _, rcpts, _ in found.messages) == sorted(
+        f"reader{number}@example.net" for number in range(8)
+    )
+    assert len({content for _, _, content in found.messages}) == 1

@@ -82,3 +82,40 @@ def test_an_unverified_certificate_sends_nothing(
     assert b"certificate" in refused.value.smtp_error.lower()
     assert recorder.messages == []
     assert not any(command.startswith("MAIL") for command in recorder.commands)
+
+
+def test_the_relay_authenticates_to_the_upstream_when_told(
+    tmp_path: Path, certificate: tuple[Path, Path]
+) -> None:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    key, cert = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    seen: list[tuple[bytes, bytes]] = []
+
+    def authenticator(server: SMTP, session: object, envelope: object, mechanism: str,
+                      data: object) -> AuthResult:  # fmt: skip
+        assert isinstance(data, LoginPassword)
+        seen.append((data.login, data.password))
+        return AuthResult(success=data.login == b"app" and data.password == b"s3cret")
+
+    recorder = Recorder()
+    server = ServerThread(
+        lambda: SMTP(recorder, hostname="upstream.test", tls_context=context,
+                     require_starttls=True, auth_required=True, authenticator=authenticator)
+    )  # fmt: skip
+    port = server.start()
+    try:
+        upstream = UpstreamSettings("127.0.0.1", port, "starttls", "app", "s3cret", cert, 5)
+        relay = RelayThread(RelayServer(Gate(engine_for(tmp_path)), upstream, RelaySettings()))
+        host, relay_port = relay.start()
+        try:
+            with smtplib.SMTP(host, relay_port, timeout=10) as client:
+                client.sendmail("app@example.com", ["someone@example.net"], MESSAGE)
+        finally:
+            relay.stop()
+    finally:
+        server.stop()
+    assert seen == [(b"app", b"s3cret")]
+    assert len(recorder.messages) == 1
