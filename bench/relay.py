@@ -3,7 +3,8 @@
 Run: `.venv/bin/python bench/relay.py [--messages 100] [--size 100000]`.
 
 An application (smtplib, one connection kept open, as mailers do) sends each message through
-the relay to an upstream SMTP server on loopback that accepts everything. Each message is a
+the relay (`rewriter relay`, a process of its own) to an upstream SMTP server on loopback that
+accepts everything. Each message is a
 multipart/alternative of a rendered HTML body (from ../shared/corpus, else samples/) and its
 plain-text links, quoted-printable, about --size bytes; each message's URLs carry their own id,
 so no message is served by the memos of the one before. Printed: the time the application waits
@@ -19,6 +20,7 @@ import base64
 import quopri
 import re
 import smtplib
+import subprocess
 import sys
 import tempfile
 import threading
@@ -36,10 +38,6 @@ from rewriter.batch.factory import make_rewriter
 from rewriter.document.engine import Rewriter
 from rewriter.mail.relay import (
     Gate,
-    RelayServer,
-    RelaySettings,
-    RelayThread,
-    UpstreamSettings,
     cancel_sessions,
 )
 from rewriter.rules.loader import load_rules
@@ -182,14 +180,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         rules = Path(folder, "rules.yaml")
         rules.write_text(RULES)
-        engine = make_rewriter(load_rules(rules), keys=True)
-        gate = Gate(engine, safe=True)
-        relay = RelayThread(
-            RelayServer(gate, UpstreamSettings("127.0.0.1", upstream_port, tls="none"),
-                        RelaySettings())
+        relay = subprocess.Popen(  # the relay as users run it: a process of its own
+            [sys.executable, "-m", "rewriter", "relay", "--rules", str(rules), "--listen",
+             "127.0.0.1:0", "--upstream", f"127.0.0.1:{upstream_port}", "--upstream-tls", "none"],
+            stderr=subprocess.PIPE, text=True, cwd=folder,
         )  # fmt: skip
-        _, relay_port = relay.start()
         try:
+            assert relay.stderr is not None
+            relay_port = int(relay.stderr.readline().rsplit(":", 1)[1])
             send_all(relay_port, warm)
             through = send_all(relay_port, batch)
             direct = send_all(upstream_port, batch)
@@ -198,7 +196,8 @@ def main() -> None:
             engine = make_rewriter(load_rules(rules), keys=True)
             html_only = [_timed(lambda m: _html_safe(engine, m), message) for message in batch]
         finally:
-            relay.stop()
+            relay.terminate()
+            relay.wait(30)
             upstream.stop()
     print(summary("application -> relay -> upstream", through))
     print(summary("application -> upstream (no relay)", direct))
