@@ -411,3 +411,20 @@ def test_a_charset_name_with_a_nul_is_an_unknown_charset(engine: Rewriter) -> No
     )
     with pytest.raises(InvalidMessage, match="unknown charset"):
         rewrite_message(data, engine, file="m.eml")
+
+
+def test_diff_shows_the_changed_lines_of_a_message(tmp_path: Path) -> None:
+    rules = write_rules(tmp_path)
+    given = tmp_path / "message.eml"
+    given.write_bytes(case("nested-mixed-related"))
+    result = CliRunner().invoke(main, ["rewrite", str(given), "--rules", str(rules), "--diff"])
+    assert result.exit_code == 1, result.output
+    removed = [line for line in result.stdout.splitlines() if line.startswith("-") and not
+               line.startswith("---")]  # fmt: skip
+    assert removed == [
+        "-X-Rewriter-Context: order-777",
+        "-See https://shop.example.com/orders/777 (or <https://shop.example.com/help>).",
+        '-<p><img src=3D"cid:logo@shop"> <a href=3D"https://shop.example.com/orders/777=',
+        '-">Your order</a></p>',
+    ]
+    assert given.read_bytes() == case("nested-mixed-related")
