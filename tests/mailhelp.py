@@ -75,6 +75,8 @@ class Recorder:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.commands.append("DATA")
         content = envelope.original_content or b""
+        if b"\r\nSubject: refuse me\r\n" in content:  # as a content filter would
+            return "554 5.7.1 rejected by the upstream's content filter"
         self.messages.append((str(envelope.mail_from), list(envelope.rcpt_tos), content))
         return "250 2.0.0 queued as 42"
 

@@ -297,3 +297,13 @@ def test_concurrent_sessions_each_deliver_their_own_message(
         f"reader{number}@example.net" for number in range(8)
     )
     assert len({content for _, _, content in found.messages}) == 1
+
+
+def test_the_data_reply_is_the_upstreams(relay: Relay, recorder: tuple[Recorder, int]) -> None:
+    found, _ = recorder
+    message = MESSAGE.replace(b"Subject: Your order", b"Subject: refuse me")
+    with relay.client() as client, pytest.raises(smtplib.SMTPDataError) as refused:
+        client.sendmail("app@example.com", ["someone@example.net"], message)
+    assert refused.value.smtp_code == 554  # a 5xx from the upstream stays a 5xx
+    assert refused.value.smtp_error == b"5.7.1 rejected by the upstream's content filter"
+    assert found.messages == []
