@@ -154,7 +154,7 @@ def _gate(
         _fail(f"{path}: cannot read: {error.strerror or error}")
     import socket
 
-    return Gate(engine, statuses, safe=not fast, hostname=socket.getfqdn())
+    return Gate(engine, statuses, safe=not fast, hostname=socket.gethostname())
 
 
 async def _serve(server: RelayServer, host: str, port: int) -> int:

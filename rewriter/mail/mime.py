@@ -148,7 +148,7 @@ def _context(top: Part, engine: Rewriter, path: str | None, message_id: str | No
     value = top.headers.get(CONTEXT_HEADER)
     if value is not None:
         return _checked_context(str(value))
-    if message_id is not None:
+    if message_id is not None and str(message_id).strip():
         return message_id_context(str(message_id))
     return ""
 
