@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from rewriter.models import Action, LinkRecord, Reason, Result, Status, Verdict
+from rewriter.models import Action, FailedResult, LinkRecord, Reason, Result, Status, Verdict
 from rewriter.rules.model import Rules
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Action",
+    "FailedResult",
     "LinkRecord",
     "Reason",
     "Result",
@@ -57,27 +58,36 @@ def rewrite(data: bytes, rules: Rules, *, file: str | None = None) -> Result:
 
 def rewrite_many(
     documents: Iterable[tuple[str, bytes]], rules: Rules, *, safe: bool = True
-) -> Iterator[tuple[str, Result]]:
+) -> Iterator[tuple[str, Result | FailedResult]]:
     """Rewrite documents one by one as they come, yielding `(name, result)` lazily.
 
     One engine serves them all (keys, preload list and memos are set up once), and nothing is
     kept between documents but bounded memos, so this runs inside any pipeline: a task queue,
     a Spark `mapPartitions`, a send loop. `name` is the document's attribution (its path
     relative to the template folder, when the rules say `context: path`). With `safe`, each
-    changed document also passes the independent check before it is yielded; one that does not
-    raises `rewriter.document.engine.PreservationError`.
+    changed document also passes the independent check before it is yielded.
+
+    One bad document does not stop the others: a document that is not a template, or whose
+    output fails a check, is yielded as a `FailedResult` (its `error` set, its `output` None),
+    and the next one follows. Check `result.error` (or `result.output is None`) before sending.
     """
     from rewriter.batch.factory import make_rewriter
     from rewriter.document.engine import PreservationError
+    from rewriter.document.inputs import TemplateError
     from rewriter.document.safety import safe_check
 
     engine = make_rewriter(rules, keys=True)
     for name, data in documents:
-        result = engine.rewrite(data, file=name, relative=name)
+        try:
+            result = engine.rewrite(data, file=name, relative=name)
+        except (PreservationError, TemplateError) as error:
+            yield name, FailedResult(f"{name}: {error}")
+            continue
         if safe and result.changed:
             problems = safe_check(
                 data, result.output, engine, result.links, file=name, relative=name
             )
             if problems:
-                raise PreservationError(f"{name}: " + "; ".join(problems))
+                yield name, FailedResult(f"{name}: the safety check failed: " + "; ".join(problems))
+                continue
         yield name, result

@@ -31,6 +31,7 @@ class Reason(StrEnum):
     OWN_DOMAIN = "tracking-domain"
     LEGACY_DOMAIN = "legacy-tracking-domain"
     CLICK_TRACKER = "click-tracker"
+    REISSUED = "reissued"  # a tracking link of ours on another host, signed anew on ours
     TOO_LONG = "too-long"
     OVERSIZED_TAG = "oversized-tag"
 
@@ -113,6 +114,8 @@ class LinkRecord:
     in_conditional_comment: bool = False
     status: Status | None = None
     status_reason: str | None = None
+    # A tracking link whose token was read but not verified (no key at hand, or a legacy domain).
+    unverified: bool = False
 
     def as_dict(self) -> dict[str, object]:
         """The record under the names of LINK_FIELDS, JSON-ready."""
@@ -145,3 +148,16 @@ class Result:
     encoding: str
     changed: bool
     warnings: tuple[str, ...] = field(default=())
+    error: None = None  # a document that fails is a FailedResult
+
+
+@dataclass(frozen=True, slots=True)
+class FailedResult:
+    """A document `rewrite_many` could not rewrite (not a template, or its output failed a
+    check): `error` says why, and there is no output: nothing of it may be sent."""
+
+    error: str
+    output: None = None
+    links: tuple[LinkRecord, ...] = ()
+    changed: bool = False
+    warnings: tuple[str, ...] = ()

@@ -673,15 +673,21 @@ def described(path: Path) -> list[object]:
     return [len(data), path.stat().st_mtime_ns, hashlib.sha256(data).hexdigest()]
 
 
+def entry_name(tree: Path, name: str) -> str:
+    """What the cache knows a file by: its real path and its attribution (with the rules of
+    the cases, its path relative to the folder given)."""
+    return f"{os.path.realpath(tree / name)}\0{name}"
+
+
 def assert_replaced_by_a_valid_cache(batch: Batch) -> None:
     """The cache file now holds one right entry per file, and the next run trusts it."""
     document = json.loads(batch.cache_file().read_bytes())
     assert sorted(document) == ["entries", "format"]
     assert document["format"] == CACHE_FORMAT
     entries = document["entries"]
-    assert sorted(entries) == sorted(os.path.realpath(batch.tree / name) for name in ALL)
+    assert sorted(entries) == sorted(entry_name(batch.tree, name) for name in ALL)
     for name in ALL:
-        entry = entries[os.path.realpath(batch.tree / name)]
+        entry = entries[entry_name(batch.tree, name)]
         assert [type(item) for item in entry] == [int, int, str, int, int, str, int, int, int]
         assert entry[:OUT_SIZE] == described(batch.tree / name)
         assert entry[OUT_SIZE:REWRITTEN] == described(batch.out / name)
@@ -711,7 +717,7 @@ def test_a_cache_entry_of_the_wrong_types_is_never_trusted(
     batch.out_run()
     cache = batch.cache_file()
     document = json.loads(cache.read_bytes())
-    name = os.path.realpath(batch.tree / EDITED)
+    name = entry_name(batch.tree, EDITED)
     document["entries"][name] = corrupt(document["entries"][name])
     cache.write_text(json.dumps(document))
     batch.out_run()
@@ -741,18 +747,28 @@ def test_an_entry_is_one_compact_list_and_reads_back_as_recorded(tmp_path: Path)
         fingerprint_of(output.read_bytes(), output.stat()),
     )
     cache = Cache(tmp_path / "cache", "key")
-    assert cache.lookup(source, output) is None
-    cache.record(source, prints, (1, 2, 3))
+    assert cache.lookup(source, output, context="in.html") is None
+    cache.record(source, prints, (1, 2, 3), context="in.html")
     cache.save()
     assert cache.path == tmp_path / "cache" / "cache.key.json"
     assert json.loads(cache.path.read_bytes()) == {
         "format": CACHE_FORMAT,
-        "entries": {os.path.realpath(source): [*described(source), *described(output), 1, 2, 3]},
+        "entries": {
+            f"{os.path.realpath(source)}\0in.html": [
+                *described(source),
+                *described(output),
+                1,
+                2,
+                3,
+            ]
+        },
     }
-    assert Cache(tmp_path / "cache", "key").lookup(source, output) == Entry(*prints, (1, 2, 3))
+    cached = Cache(tmp_path / "cache", "key")
+    assert cached.lookup(source, output, context="in.html") == Entry(*prints, (1, 2, 3))
+    assert cached.lookup(source, output, context="other/in.html") is None
     output.write_bytes(b"<a href=z>out</a>")  # the same size, another mtime and digest
     os.utime(output, ns=(0, prints[1].mtime_ns + 1))
-    assert Cache(tmp_path / "cache", "key").lookup(source, output) is None
+    assert Cache(tmp_path / "cache", "key").lookup(source, output, context="in.html") is None
 
 
 def temporaries(folder: Path) -> list[str]:
@@ -788,7 +804,7 @@ def test_a_failed_cache_write_leaves_the_old_file_and_no_temporary(
     cache = Cache(batch.cache_dir, key)
     source = batch.tree / EDITED
     read = fingerprint_of(source.read_bytes(), source.stat())
-    cache.record(source, (read, read), (1, 2, 3))  # something to save
+    cache.record(source, (read, read), (1, 2, 3), context="")  # something to save
     function, error = failing
     calls = []
 

@@ -35,6 +35,11 @@ SECURE_ONLY = (
     b'<a href="https://blog.example.com/b">b</a></p>\n'
 )
 UNVERIFIED = "destination unverified: no key at hand to verify the token"
+FAIL_ON_CHOICES = (
+    "statuses broken, unknown, insecure, secure-after-first-visit, secure; notice codes "
+    "unverified, clip, max-links, url-length, https-possible, certificate-expired, "
+    "certificate-expiring, certificate-overdue"
+)
 
 
 def invoke(
@@ -208,16 +213,12 @@ def test_links_reads_stdin_in_every_format(samples: Samples, fmt: str) -> None:
     assert rows == [row | {"file": "-"} for row in from_folder]
 
 
-def test_links_on_a_missing_path_exits_123_and_lists_the_others(
-    samples: Samples, tmp_path: Path
-) -> None:
+def test_links_on_a_missing_path_is_a_usage_error(samples: Samples, tmp_path: Path) -> None:
     missing = tmp_path / "missing.html"
     result = links(missing, samples.folder / "newsletter.html", "--format", "ndjson")
-    assert result.exit_code == 123
-    assert f"{missing}: error: no such file or folder" in result.stderr.splitlines()
-    assert {row["file"] for row in ndjson(result.stdout)} == {
-        str(samples.folder / "newsletter.html")
-    }
+    assert result.exit_code == 2
+    assert f"rewriter: {missing}: no such file or folder" in result.stderr.splitlines()
+    assert result.stdout == ""
 
 
 def test_links_of_rewritten_output_without_a_key_say_the_destination_is_unverified(
@@ -401,11 +402,10 @@ def test_fail_on_in_the_rules_makes_the_clip_warning_a_failure(tmp_path: Path) -
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--fail-on", "bogus"], "Error: --fail-on: unknown status 'bogus' (choose from broken, "
-                                 "unknown, insecure, secure-after-first-visit, secure)"),
-        (["--fail-on", "broken,Broken"], "Error: --fail-on: unknown status 'Broken' (choose from "
-                                         "broken, unknown, insecure, secure-after-first-visit, "
-                                         "secure)"),
+        (["--fail-on", "bogus"], "Error: --fail-on: unknown value 'bogus' (choose from "
+                                 f"{FAIL_ON_CHOICES})"),
+        (["--fail-on", "broken,Broken"], "Error: --fail-on: unknown value 'Broken' (choose from "
+                                         f"{FAIL_ON_CHOICES})"),
         (["--as-of", "2026-13-01"], "Error: Invalid value for '--as-of': '2026-13-01' does not "
                                     "match the format '%Y-%m-%d'."),
     ],

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from golden import without_stale_list_warning
+
 from rewriter.batch.factory import make_rewriter
 from rewriter.rules.loader import load_rules
 
@@ -59,7 +61,8 @@ def peak_of_run(
             stdin=given, stdout=out, stderr=err, env=env, timeout=120, check=True,
         )  # fmt: skip
     code, peak_kb = (int(number) for number in measured.read_text().split())
-    return code, peak_kb * 1024, (folder / "stderr").read_bytes()
+    stderr = without_stale_list_warning((folder / "stderr").read_text("utf-8"))
+    return code, peak_kb * 1024, stderr.encode()
 
 
 def test_a_large_message_on_stdin_streams_in_bounded_memory(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from rewriter.mail.relay import (
     RelayThread,
     UpstreamSettings,
 )
-from rewriter.models import Status
+from rewriter.status.notices import FailOn
 
 MESSAGE = crlf(
     """From: app@example.com
@@ -59,7 +59,7 @@ no boundary line at all
 
 class Relay:
     def __init__(self, folder: Path, upstream_port: int, networks: tuple[str, ...]) -> None:
-        self.gate = Gate(engine_for(folder), frozenset({Status.BROKEN}))
+        self.gate = Gate(engine_for(folder), FailOn())
         upstream = UpstreamSettings("127.0.0.1", upstream_port, tls="none", timeout=5)
         server = RelayServer(self.gate, upstream, RelaySettings(networks, 1 << 20))
         self.thread = RelayThread(server)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from golden import DEFAULT_RULES
+from golden import DEFAULT_RULES, without_stale_list_warning
 
 import rewriter.document.safety
 from rewriter.batch.factory import make_rewriter
@@ -83,7 +83,7 @@ def _rewrite_stdin(*options: str) -> tuple[int, bytes, str]:
     result = runner.invoke(
         main, ["rewrite", "-", "--rules", str(DEFAULT_RULES), *options], input=PAGE
     )
-    return result.exit_code, result.stdout_bytes, result.stderr
+    return result.exit_code, result.stdout_bytes, without_stale_list_warning(result.stderr)
 
 
 @pytest.mark.usefixtures("small_buffer")

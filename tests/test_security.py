@@ -300,14 +300,16 @@ CASES = [
         "go.undeclared.io",
         Status.UNKNOWN,
         "go.undeclared.io: HSTS via undeclared.io (include_subdomains, declared) but no "
-        "certificate is declared for it or a parent in the rules: declare it to judge this hop",
+        "certificate is declared for it or a parent in the rules: declare it (hosts: "
+        "go.undeclared.io: certificate: status active, pending or none) to judge this hop",
     ),
     (
         "https",
         "undeclared.io",
         Status.UNKNOWN,
         "undeclared.io: https:// but no certificate is declared for it or a parent in the "
-        "rules: declare it to judge this hop",
+        "rules: declare it (hosts: undeclared.io: certificate: status active, pending or none)"
+        " to judge this hop",
     ),
     # Hops that cannot be judged at all.
     ("ftp", "example.org", Status.UNKNOWN, "example.org: ftp:// is not judged"),

@@ -2,7 +2,9 @@
 since the last run are not processed again.
 
 One cache file per configuration (tool version, rules digest, key-material digest, preload-list
-digest, options that change output), under the tool's cache folder. Each entry holds the size,
+digest, options that change output), under the tool's cache folder. An entry is per input file
+and attribution context (the same file reached from another root carries another path in its
+tokens: the same bytes in, other bytes out). Each entry holds the size,
 mtime and hash of the input as it was read and of the output as it was written (by the worker
 that did the work, so a file edited during the run is not mistaken for done). Size and mtime
 are compared first and the hash only on a mismatch, as black does: an edit that keeps both the
@@ -19,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3  # 3: entries keyed by path and context
 _DIGEST = 32  # bytes of sha256
 
 
@@ -78,17 +80,23 @@ class Cache:
         except Exception:
             return {}
 
-    def lookup(self, source: Path, output: Path) -> Entry | None:
-        """The entry of a file whose input and output are both unchanged, else None."""
-        entry = self._entries.get(_name(source))
+    def lookup(self, source: Path, output: Path, *, context: str) -> Entry | None:
+        """The entry of a file, rewritten with this attribution context, whose input and output
+        are both unchanged, else None."""
+        entry = self._entries.get(_name(source, context))
         if entry is None or not _same(source, entry.source) or not _same(output, entry.output):
             return None
         return entry
 
     def record(
-        self, source: Path, prints: tuple[Fingerprint, Fingerprint], counts: tuple[int, int, int]
+        self,
+        source: Path,
+        prints: tuple[Fingerprint, Fingerprint],
+        counts: tuple[int, int, int],
+        *,
+        context: str,
     ) -> None:
-        self._entries[_name(source)] = Entry(prints[0], prints[1], counts)
+        self._entries[_name(source, context)] = Entry(prints[0], prints[1], counts)
         self._dirty = True
 
     def save(self) -> None:
@@ -106,8 +114,8 @@ class Cache:
         self._dirty = False
 
 
-def _name(path: Path) -> str:
-    return os.path.realpath(path)
+def _name(path: Path, context: str) -> str:
+    return f"{os.path.realpath(path)}\0{context}"
 
 
 def _raw(entry: Entry) -> list[object]:

@@ -99,6 +99,18 @@ def load_ring(rules: Rules) -> KeyRing:
     raise SetupError(f"{_origin(rules)}: no signing key: set {' or create '.join(where)}")
 
 
+def load_ring_if_any(rules: Rules) -> KeyRing | None:
+    """The keys when the rules' key source is there (None when it is not: inspecting needs no
+    key); a source that is there but unusable (a key file others can read, a malformed line)
+    is refused as `load_ring` refuses it, never taken for "no key"."""
+    source = rules.keys
+    env_set = bool(source.env and os.environ.get(source.env))
+    file_there = source.file is not None and os.path.lexists(source.file)
+    if not env_set and not file_there:
+        return None
+    return load_ring(rules)
+
+
 def load_preload_list(rules: Rules, override: Path | None = None) -> PreloadList:
     """The list `--preload-list` names, else the one the rules name, else the bundled list."""
     from rewriter.status.preload import PreloadListError, bundled_preload_list, load_chromium_json

@@ -71,7 +71,15 @@ class CsvWriter(LinkWriter):
 
     def write(self, records: Sequence[LinkRecord]) -> None:
         for record in records:
-            self._writer.writerow(record.as_dict() | {"preload_list": self.preload})
+            row = record.as_dict() | {"preload_list": self.preload}
+            # As JSON writes them, not as Python prints them (True/False).
+            self._writer.writerow({name: _csv_cell(value) for name, value in row.items()})
+
+
+def _csv_cell(value: object) -> object:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 class TableWriter(LinkWriter):

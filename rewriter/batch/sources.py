@@ -84,10 +84,8 @@ def iter_sources(
             streams.append(_walk(path, filters))
         elif path.is_file():
             streams.append(iter((Source(path, path.name),)))
-        elif not path.exists():
-            yield PathError(given, "no such file or folder")
         else:
-            yield PathError(given, "not a regular file or folder")
+            yield PathError(given, _unusable(path))
     previous: Path | None = None
     for item in heapq.merge(*streams, key=_order):
         if isinstance(item, Source):
@@ -95,6 +93,46 @@ def iter_sources(
                 continue
             previous = item.path
         yield item
+
+
+def unusable_paths(paths: Sequence[str]) -> list[PathError]:
+    """The paths given that are neither a file nor a folder (`-` alone is stdin)."""
+    if list(paths) == [STDIN]:
+        return []
+    return [
+        PathError(given, _unusable(Path(given)))
+        for given in paths
+        if not (Path(given).is_dir() or Path(given).is_file())
+    ]
+
+
+def _unusable(path: Path) -> str:
+    return "not a regular file or folder" if path.exists() else "no such file or folder"
+
+
+def output_overlap(paths: Sequence[str], out_dir: Path) -> tuple[str, bool] | None:
+    """The first input that `out_dir` is, or is a folder above, and whether it is the same
+    (for a file given, its folder, where its output would land), else None.
+
+    A file lands on `out_dir / relative`, so an output folder above an input can write over
+    that input or over the templates beside it. Compared by identity (device and inode),
+    along the path as given (made absolute) and along its real path, so relative paths,
+    symlinks on either side and `..` all count. An output folder inside an input folder is
+    fine: the walk does not enter it. A folder yet to be made holds no input.
+    """
+    out = _identity(out_dir)
+    if out == _MISSING:
+        return None
+    for given in paths:
+        if given == STDIN:
+            continue
+        path = Path(given)
+        own = path if path.is_dir() else path.parent  # where its outputs' tree starts
+        for start in {Path(os.path.abspath(path)), Path(os.path.realpath(path))}:
+            for folder in (start, *start.parents):
+                if _identity(folder) == out:
+                    return given, _identity(own) == out
+    return None
 
 
 def _order(item: Source | PathError) -> tuple[str, ...]:
@@ -156,9 +194,12 @@ def _listing(folder: Path) -> Iterator[_Entry | PathError]:
         yield _Entry(where, name, is_folder)
 
 
+_MISSING = (-1, -1)
+
+
 def _identity(path: Path) -> tuple[int, int]:
     try:
         status = path.stat()
     except OSError:
-        return (-1, -1)
+        return _MISSING
     return (status.st_dev, status.st_ino)

@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -28,11 +28,13 @@ class UsageFailure(click.UsageError):
 # `check -`) must not pay for the service, the relay or the probe at every start.
 LAZY_COMMANDS: dict[str, str] = {
     "relay": "rewriter.mail.command:relay",
+    "clicks": "rewriter.clicks.command:clicks",
 }
 
 
 class _Commands(click.Group):
-    """A group that imports a lazy command's module only when that command runs or is listed."""
+    """A group that imports a lazy command's module only when that command runs or is listed,
+    and handles a stdout that cannot be written for every command."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
@@ -44,6 +46,21 @@ class _Commands(click.Group):
             assert isinstance(command, click.Command)
             return command
         return super().get_command(ctx, cmd_name)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Every command: a stdout that cannot be written is one line on stderr and exit 2
+        (`rewrite` says 123 itself when files were processed), never a traceback."""
+        from rewriter.cli.output import StdoutError, guard_stdout, stdout_failed
+
+        guard_stdout()
+        try:
+            try:
+                return super().main(*args, **kwargs)
+            finally:
+                sys.stdout.flush()  # here, where a failure can still be reported
+        except StdoutError as error:
+            stdout_failed(error)
+            sys.exit(ExitCode.USAGE)
 
 
 @click.group(cls=_Commands, context_settings=CONTEXT_SETTINGS)
@@ -70,6 +87,17 @@ _input_format_option = click.option(
     type=click.Choice(["html", "txt", "eml"]),
     help="Read every input as this (default: by extension, .eml a message, .txt plain text,"
     " else HTML; stdin is HTML).",
+)
+_stdin_filename_option = click.option(
+    "--stdin-filename",
+    metavar="NAME",
+    help="The name of the document read from - (stdin): its attribution and its name in messages.",
+)
+_context_option = click.option(
+    "--context",
+    metavar="VALUE",
+    help="The attribution every tracking link carries (a campaign or message id), instead of"
+    " the rules' (never an email address: anyone holding a link can read it).",
 )
 _preload_option = click.option(
     "--preload-list",
@@ -98,6 +126,10 @@ _preload_option = click.option(
 @click.option("--fast", is_flag=True,
               help="Skip the independent safety check; keep the byte comparison.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@_stdin_filename_option
+@_context_option
+@click.option("--no-annotate", is_flag=True,
+              help="No status attribute (the copy that is sent); removes ours.")  # fmt: skip
 def rewrite(
     paths: tuple[str, ...],
     rules_path: Path | None,
@@ -114,11 +146,15 @@ def rewrite(
     no_cache: bool,
     fast: bool,
     quiet: bool,
+    stdin_filename: str | None,
+    context: str | None,
+    no_annotate: bool,
 ) -> None:
     """Rewrite every outbound link in PATHS (files, folders, or - for stdin to stdout)."""
     from rewriter.cli import commands
 
     mode = _write_mode(paths, out_dir, in_place, check, diff)
+    _stdin_only(paths, stdin_filename)
     code = commands.rewrite(
         commands.RewriteOptions(
             paths=paths,
@@ -134,9 +170,17 @@ def rewrite(
             use_cache=not no_cache,
             fast=fast,
             input_format=input_format,
+            stdin_filename=stdin_filename,
+            context=context,
+            annotate=not no_annotate,
         )
     )
     sys.exit(code)
+
+
+def _stdin_only(paths: Sequence[str], stdin_filename: str | None) -> None:
+    if stdin_filename is not None and list(paths) != ["-"]:
+        raise UsageFailure("--stdin-filename names the document read from -: give - as the path")
 
 
 def _write_mode(
@@ -176,6 +220,8 @@ def _write_mode(
 @_exclude_option
 @_preload_option
 @_input_format_option
+@_stdin_filename_option
+@_context_option
 def links(
     paths: tuple[str, ...],
     rules_path: Path | None,
@@ -184,12 +230,15 @@ def links(
     exclude: tuple[str, ...],
     preload_list: Path | None,
     input_format: str | None,
+    stdin_filename: str | None,
+    context: str | None,
 ) -> None:
     """List every link in PATHS (or - for stdin) with its action, status and reasons."""
     from rewriter.cli import commands
 
+    _stdin_only(paths, stdin_filename)
     options = commands.InspectOptions(
-        paths, rules_path, preload_list, include, exclude, input_format
+        paths, rules_path, preload_list, include, exclude, stdin_filename, context, input_format
     )
     sys.exit(commands.links(options, fmt))
 
@@ -198,13 +247,18 @@ def links(
 @click.argument("paths", nargs=-1, required=True)
 @_rules_option
 @click.option("--fail-on", default="broken", show_default=True,
-              help="Comma-separated statuses that fail the check.")  # fmt: skip
+              help="Comma-separated statuses and notice codes that fail the check besides broken"
+                   " (which always does): unknown, insecure, secure-after-first-visit, secure;"
+                   " unverified, clip, max-links, url-length, https-possible,"
+                   " certificate-expired, certificate-expiring, certificate-overdue.")  # fmt: skip
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Judge certificate dates as of this day (default: today).")  # fmt: skip
 @_include_option
 @_exclude_option
 @_preload_option
 @_input_format_option
+@_stdin_filename_option
+@_context_option
 def check(
     paths: tuple[str, ...],
     rules_path: Path | None,
@@ -214,6 +268,8 @@ def check(
     exclude: tuple[str, ...],
     preload_list: Path | None,
     input_format: str | None,
+    stdin_filename: str | None,
+    context: str | None,
 ) -> None:
     """Fail (exit 1) when a click on a link in PATHS (or - for stdin) would not be served as
     required; needs no key."""
@@ -221,24 +277,29 @@ def check(
     from rewriter.status.notices import parse_fail_on
 
     try:
-        statuses = parse_fail_on(fail_on)
+        chosen = parse_fail_on(fail_on)
     except ValueError as error:
         raise UsageFailure(f"--fail-on: {error}") from None
+    _stdin_only(paths, stdin_filename)
     day = as_of.date() if as_of is not None else datetime.date.today()
     options = commands.InspectOptions(
-        paths, rules_path, preload_list, include, exclude, input_format
+        paths, rules_path, preload_list, include, exclude, stdin_filename, context, input_format
     )
-    sys.exit(commands.check(options, statuses, day))
+    sys.exit(commands.check(options, chosen, day))
 
 
 @main.command()
 @click.argument("urls", nargs=-1, required=True)
 @_rules_option
-def resolve(urls: tuple[str, ...], rules_path: Path | None) -> None:
-    """Print the destination of each tracking link; exit 1 if any is forged or unknown."""
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True,
+              help="text: link<TAB>destination; json: one object per link.")  # fmt: skip
+def resolve(urls: tuple[str, ...], rules_path: Path | None, fmt: str) -> None:
+    """Print the destination of each tracking link (a URL, a bare token, or - to read one per
+    line from stdin); exit 1 if any is forged, altered, foreign or signed by an unknown key."""
     from rewriter.cli import commands
 
-    sys.exit(commands.resolve(urls, rules_path))
+    sys.exit(commands.resolve(urls, rules_path, fmt))
 
 
 @main.command()

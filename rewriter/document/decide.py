@@ -95,7 +95,8 @@ class Policy:
         return self._decide_http(url)
 
     def _decide_http(self, url: HttpUrl) -> Decision:
-        host = url.host.rstrip(".")  # `go.example.com.` is the same host to a browser
+        # `go.example.com.` is the same host to a browser; `go.example.com..` is not.
+        host = url.host.removesuffix(".")
         trackers, excluded_by = self._facts_of(host)
         known = self._already_tracked(host, url.path, trackers)
         if known is not None:

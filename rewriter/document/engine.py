@@ -9,9 +9,11 @@ the classifier in.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection, Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
+from math import ceil
 from typing import NamedTuple
 
 from rewriter.document.decide import Policy
@@ -24,9 +26,20 @@ from rewriter.document.splice import Edit, annotation_edits, apply_edits, mask_t
 from rewriter.models import Action, Decision, LinkRecord, Reason, Result, Status, Verdict
 from rewriter.rules.model import ContextMode, Rules
 from rewriter.status.classify import Classifier
+from rewriter.tokens.format import (
+    FIXED_OVERHEAD,
+    MAX_TOKEN_LENGTH,
+    TokenError,
+    decode_token,
+    encode_token,
+)
 from rewriter.tokens.format import MAX_DESTINATION_LENGTH as MAX_DESTINATION
-from rewriter.tokens.format import TokenContents, TokenError, decode_token, encode_token
 from rewriter.tokens.keys import KeyRing
+
+# The shortest token (a 1-character key id and destination) to the longest, base64url.
+_TOKEN_SHAPE = re.compile(
+    rf"[A-Za-z0-9_-]{{{ceil(4 * (FIXED_OVERHEAD + 2) / 3)},{MAX_TOKEN_LENGTH}}}"
+)
 
 LINK_ATTRIBUTE = "href"
 MAX_CONTEXT_BYTES = 255
@@ -57,6 +70,9 @@ class _Tracking(NamedTuple):
     destination: str | None  # None: no destination known
     note: str | None = None  # how the destination is known, when it matters
     refused: str | None = None  # why the redirect service will refuse it, if it will
+    unverified: bool = False  # the destination was read from a token no key verified
+    context: str | None = None  # a re-issued link keeps its attribution (else the file's)
+    reissued_from: str | None = None  # the host of a link of ours signed anew on ours
 
 
 class _Judged(NamedTuple):
@@ -87,6 +103,7 @@ class Rewriter:
         self.policy = Policy(rules)
         self._prefix = rules.tracking_prefix
         self._prefix_bytes = self._prefix.encode("ascii")
+        self._token_path = rules.path + "/"
         self._marker_names = {name.encode("latin-1") for name in self.policy.marker_attributes}
         self._tokens: dict[tuple[str, str], str] = {}
         self._own: dict[tuple[bytes, str], bool] = {}  # the proof's question, memoised
@@ -192,8 +209,11 @@ class Rewriter:
         decision, tracking, verdict = judged.decision, judged.tracking, judged.verdict
         if decision.action is Action.REWRITTEN and self.ring is not None:
             assert decision.destination is not None
-            token = self._token(decision.destination, document.context)
+            context = document.context if tracking.context is None else tracking.context
+            token = self._token(decision.destination, context)
             tracking = tracking._replace(url=self._prefix + token)
+        if tracking.reissued_from is not None:
+            document.note_reissued(tracking.reissued_from)
         own = tracking.url is not None and (
             decision.action is Action.REWRITTEN or decision.reason is Reason.OWN_DOMAIN
         )
@@ -220,6 +240,7 @@ class Rewriter:
             in_conditional_comment=tag.in_conditional_comment,
             status=None if verdict is None else verdict.status,
             status_reason=None if verdict is None else verdict.reason,
+            unverified=tracking.unverified,
         )
         return apply_edits(tag.raw, edits), record, own
 
@@ -245,9 +266,8 @@ class Rewriter:
         decision, tracking, verdict = judged.decision, judged.tracking, judged.verdict
         if decision.action is Action.REWRITTEN and self.ring is not None:
             assert decision.destination is not None
-            tracking = tracking._replace(
-                url=self._prefix + self._token(decision.destination, context)
-            )
+            kept = context if tracking.context is None else tracking.context  # a re-issued link's
+            tracking = tracking._replace(url=self._prefix + self._token(decision.destination, kept))
         note = tracking.note
         return LinkRecord(
             file=file, line=line, column=column, tag="text", attribute="url", text="",
@@ -257,6 +277,7 @@ class Rewriter:
             destination=tracking.destination,
             status=None if verdict is None else verdict.status,
             status_reason=None if verdict is None else verdict.reason,
+            unverified=tracking.unverified,
         )  # fmt: skip
 
     def _text(self, tag: LinkTag, encoding: DocumentEncoding) -> str:
@@ -298,8 +319,36 @@ class Rewriter:
         if decision.action is Action.REWRITTEN and len(destination) > MAX_DESTINATION:
             detail = f"the destination is longer than {MAX_DESTINATION:,} characters"
             decision = Decision(Action.SKIPPED, Reason.TOO_LONG, detail, destination, decision.host)
-        tracking = self._tracking(decision)
+        ours = self._ours_elsewhere(decision)
+        if ours is not None:
+            decision, tracking = ours
+        else:
+            tracking = self._tracking(decision)
         return _Judged(value, decision, tracking, self._verdict(decision, tracking))
+
+    def _ours_elsewhere(self, decision: Decision) -> tuple[Decision, _Tracking] | None:
+        """A link about to be wrapped that is a tracking link of ours on another host (the
+        tracking domain changed): re-issued on the current one with the same destination and
+        context, never wrapped twice. Only a path that looks like a token is verified."""
+        if decision.action is not Action.REWRITTEN or self.ring is None:
+            return None
+        assert decision.destination is not None and decision.host is not None
+        token = _token_in_path(decision.destination, self._token_path)
+        if token is None:
+            return None
+        try:
+            contents = decode_token(token, self.ring)
+        except TokenError:
+            return None  # not ours: a link like any other
+        old, domain = decision.host, self.rules.tracking_domain
+        detail = (
+            f"a tracking link of ours on {old}, re-issued on {domain} (list {old} under"
+            " tracking.legacy_domains, or mail already sent with it stops resolving)"
+        )
+        reissued = Decision(Action.REWRITTEN, Reason.REISSUED, detail, contents.destination)
+        tracking = _Tracking(None, contents.destination, context=contents.context,
+                             reissued_from=old)  # fmt: skip
+        return reissued, tracking
 
     def _tracking(self, decision: Decision) -> _Tracking:
         """The tracking URL of a link and the destination behind it, as far as they are known
@@ -327,9 +376,10 @@ class Rewriter:
     def _read_token(self, tracking_url: str, own: bool) -> _Tracking:
         """The destination of one of our tracking links, verified when a key is at hand.
 
-        On the current tracking domain, a token that does not verify with the keys at hand is
-        one the redirect service will refuse: the click fails. (A legacy domain may be served
-        by another system, so its tokens are only reported as unverified.)
+        On the current tracking domain, a token that does not verify with the keys at hand, or
+        (without keys) is not even well-formed, is one the redirect service will refuse: the
+        click fails. (A legacy domain may be served by another system, so its tokens are only
+        reported as unverified.)
         """
         token = _token_of(tracking_url)
         if self.ring is not None:
@@ -344,8 +394,12 @@ class Rewriter:
         try:
             destination = decode_token(token).destination
         except TokenError as error:
+            if own:
+                malformed = f"the token is malformed ({error})"
+                return _Tracking(tracking_url, None, malformed, refused=malformed)
             return _Tracking(tracking_url, None, f"its destination cannot be read ({error})")
-        return _Tracking(tracking_url, destination, f"destination unverified: {problem}")
+        note = f"destination unverified: {problem}"
+        return _Tracking(tracking_url, destination, note, unverified=True)
 
     def _verdict(self, decision: Decision, tracking: _Tracking) -> Verdict | None:
         if self.classifier is None:
@@ -385,27 +439,22 @@ class Rewriter:
         return own
 
 
+def _token_in_path(url: str, token_path: str) -> str | None:
+    """The token of a serialised http(s) URL whose path is `token_path` + one token-like
+    segment (the shape of our tracking links), else None."""
+    start = url.find("/", url.find("://") + 3)
+    if start < 0:
+        return None
+    path = url[start:].split("?", 1)[0].split("#", 1)[0]
+    if not path.startswith(token_path):
+        return None
+    token = path[len(token_path) :]
+    return token if _TOKEN_SHAPE.fullmatch(token) else None
+
+
 def _token_of(tracking_url: str) -> str:
     """The last path segment: where every version of our tracking links keeps the token."""
     return tracking_url.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-
-
-def decode_tracking_url(
-    url: str, domains: Collection[str], ring: KeyRing | None = None
-) -> TokenContents:
-    """Read (and with a key ring, verify) a tracking link on one of `domains`.
-
-    Raises TokenError for a link that is not on those domains, malformed, forged or altered.
-    """
-    from rewriter.web.urls import UrlError, clean_url_value, parse_http_url
-
-    try:
-        host = parse_http_url(clean_url_value(url)).host
-    except UrlError as error:
-        raise TokenError(f"not a URL ({error})") from None
-    if host not in domains:
-        raise TokenError(f"{host} is not a tracking domain of these rules")
-    return decode_token(_token_of(url), ring)
 
 
 def link_context(rules: Rules, path: str | None) -> str:
@@ -449,6 +498,19 @@ class _Document:
         self.offset = 0  # bytes of input taken so far
         self._piece_start = (0, 1, 1)  # (offset, line, column) where the last piece began
         self._piece = b""
+        self._reissued: set[str] = set()  # hosts already warned about
+
+    def note_reissued(self, host: str) -> None:
+        """One warning per document and old host whose tracking links were re-issued."""
+        if host in self._reissued:
+            return
+        self._reissued.add(host)
+        domain = self.engine.rules.tracking_domain
+        self.warnings.append(
+            f"{self.path or '-'}:{self.line}:{self.column}: a tracking link of ours on {host}"
+            f" was re-issued on {domain}: list {host} under tracking.legacy_domains, or mail"
+            " already sent with it stops resolving"
+        )
 
     def take(self, piece: Piece, write: Write) -> None:
         if isinstance(piece, bytes):

@@ -15,7 +15,7 @@ from rewriter.batch.report import ExitCode
 
 if TYPE_CHECKING:
     from rewriter.mail.relay import Gate, RelayServer
-    from rewriter.models import Status
+    from rewriter.status.notices import FailOn
 
 
 def _address(text: str, option: str, default_port: int) -> tuple[str, int]:
@@ -130,9 +130,7 @@ def relay(
     sys.exit(asyncio.run(_serve(server, listen_host, listen_port)))
 
 
-def _gate(
-    rules_path: Path | None, preload_list: Path | None, statuses: frozenset[Status], fast: bool
-) -> Gate:
+def _gate(rules_path: Path | None, preload_list: Path | None, statuses: FailOn, fast: bool) -> Gate:
     from rewriter.batch.factory import (
         SetupError,
         load_preload_list,

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 
-from rewriter.document.engine import MAX_CONTEXT_BYTES, PreservationError, Rewriter, link_context
+from rewriter.document.engine import PreservationError, Rewriter, link_context
 from rewriter.document.inputs import TemplateError
 from rewriter.mail import cte
 from rewriter.mail.headers import field_spans, header_end, line_ending
@@ -34,7 +34,6 @@ CONTEXT_HEADER = "X-Rewriter-Context"
 # Subtrees never touched: rewriting would break a signature or cannot read an encrypted body.
 _SEALED = frozenset({"multipart/signed", "multipart/encrypted", "application/pkcs7-mime"})
 _REWRITTEN_TYPES = frozenset({"text/html", "text/plain"})
-_LOOKS_LIKE_ADDRESS = re.compile(r"[^\s@<>]@[^\s@<>]")
 
 
 class InvalidMessage(TemplateError):
@@ -154,16 +153,12 @@ def _context(top: Part, engine: Rewriter, path: str | None, message_id: str | No
 
 
 def _checked_context(value: str) -> str:
+    from rewriter.tokens.context import context_problem
+
     text = _unfold(value).strip()
-    if _LOOKS_LIKE_ADDRESS.search(text):
-        raise ContextRefused(
-            f"{CONTEXT_HEADER} looks like an email address: anyone holding a link can read"
-            " its context (tokens are signed, not encrypted); use an opaque id"
-        )
-    if not text.isascii() or not text.isprintable() or len(text) > MAX_CONTEXT_BYTES:
-        raise ContextRefused(
-            f"{CONTEXT_HEADER} must be 1 to {MAX_CONTEXT_BYTES} printable ASCII characters"
-        )
+    problem = context_problem(text)
+    if problem is not None:
+        raise ContextRefused(f"{CONTEXT_HEADER} {problem}")
     return text
 
 

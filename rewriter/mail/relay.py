@@ -30,7 +30,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from rewriter.document.engine import PreservationError, Rewriter
 from rewriter.document.inputs import TemplateError
 from rewriter.mail.mime import ContextRefused, DkimSigned, InvalidMessage, rewrite_message
-from rewriter.models import Status
+from rewriter.status.notices import FailOn
 
 log = logging.getLogger("rewriter.relay")
 MAX_REPLY_TEXT = 400  # reply lines stay well under SMTP's 512-octet limit
@@ -61,7 +61,7 @@ class Gate:
     memos are plain dicts)."""
 
     engine: Rewriter
-    fail_on: frozenset[Status] = frozenset({Status.BROKEN})
+    fail_on: FailOn = field(default_factory=FailOn)
     safe: bool = True
     hostname: str = "localhost"  # the domain of Message-IDs the relay adds
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -71,7 +71,12 @@ class Gate:
             return self._process(data)
 
     def _process(self, data: bytes) -> bytes:
-        from rewriter.status.notices import message_notices, violation_line, violations
+        from rewriter.status.notices import (
+            message_notices,
+            violation_line,
+            violations,
+            with_fail_on,
+        )
 
         try:
             result = rewrite_message(
@@ -99,11 +104,12 @@ class Gate:
         failing = violations(result.links, self.fail_on)
         if failing:
             more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
-            text = f"5.7.1 a click would fail: {violation_line(failing[0])}{more}"
+            text = f"5.7.1 a click would fail: {violation_line(failing[0], self.fail_on)}{more}"
             raise Refusal(_reply(550, text))
         notices = message_notices(
             "message", len(result.output), result.links, self.engine.rules, estimated=False
         )
+        notices = with_fail_on(notices, self.fail_on.codes)
         failures = [notice for notice in notices if notice.level == "failure"]
         if failures:
             raise Refusal(_reply(550, f"5.7.1 {failures[0].line()}"))

@@ -29,7 +29,9 @@ from rewriter.rules.model import (
     Certificate,
     CertificateState,
     Checks,
+    ClickSettings,
     ClickTracker,
+    ClientIp,
     ContextMode,
     DkimPolicy,
     HostFacts,
@@ -61,6 +63,7 @@ ACCEPTED_KEYS: dict[str, tuple[str, ...]] = {
         "hosts",
         "preload_list",
         "checks",
+        "clicks",
         "messages",
     ),
     "tracking": ("domain", "scheme", "path", "legacy_domains", "context", "campaign"),
@@ -88,6 +91,16 @@ ACCEPTED_KEYS: dict[str, tuple[str, ...]] = {
         "expiry_warning_days",
         "fail_on",
     ),
+    "clicks": (
+        "store",
+        "client_ip",
+        "store_query",
+        "scanner_user_agents",
+        "queue_size",
+        "burst_links",
+        "burst_seconds",
+        "duplicate_seconds",
+    ),
     "messages": ("dkim_signed", "relay_networks", "max_message_bytes"),
 }
 
@@ -99,6 +112,7 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "tracking.context": tuple(mode.value for mode in ContextMode),
     "hosts.*.certificate.status": tuple(state.value for state in CertificateState),
     "checks.fail_on[]": WARNING_CODES,
+    "clicks.client_ip": tuple(mode.value for mode in ClientIp),
     "messages.dkim_signed": tuple(policy.value for policy in DkimPolicy),
 }
 
@@ -640,6 +654,8 @@ class _Walker:
             changes.update(self.preload_list(top["preload_list"]))
         if "checks" in top:
             changes["checks"] = self.checks(top["checks"])
+        if "clicks" in top:
+            changes["clicks"] = self.clicks(top["clicks"])
         if "messages" in top:
             changes["mail"] = self.messages(top["messages"])
         return Rules(**changes, source=self.path)
@@ -917,6 +933,61 @@ class _Walker:
             )
             out["fail_on_warnings"] = _unique(tuple(codes))
         return Checks(**out)
+
+    # --- clicks (issue 12)
+
+    def clicks(self, node: Node) -> ClickSettings:
+        section = self.section(node, "clicks", "clicks")
+        out: dict[str, Any] = {}
+        if "store" in section:
+            out["store"] = self.store_url(section["store"], "clicks.store")
+        if "client_ip" in section:
+            choices = ENUMS["clicks.client_ip"]
+            out["client_ip"] = ClientIp(
+                self.choice(section["client_ip"], "clicks.client_ip", choices)
+            )
+        if "store_query" in section:
+            out["store_query"] = self.boolean(section["store_query"], "clicks.store_query")
+        if "scanner_user_agents" in section:
+            out["scanner_user_agents"] = self.user_agent_patterns(section["scanner_user_agents"])
+        minimums = {"queue_size": 1, "burst_links": 2, "burst_seconds": 1, "duplicate_seconds": 0}
+        for name, minimum in minimums.items():
+            if name in section:
+                out[name] = self.integer(section[name], f"clicks.{name}", minimum)
+        return ClickSettings(**out)
+
+    def store_url(self, node: Node, key: str) -> str:
+        """A click store URL; a relative file path is made relative to this rules file."""
+        text = self.string(node, key).strip()
+        for scheme in ("sqlite:", "jsonl:"):
+            if text.startswith(scheme):
+                path = text.removeprefix(scheme)
+                if scheme == "sqlite:" and path.startswith("//"):
+                    path = path[2:]  # sqlite:///var/x is /var/x, as for file: URLs
+                if not path.strip():
+                    return text  # the default file (sqlite:); stdout is jsonl:-
+                if path == "-":
+                    return "jsonl:-" if scheme == "jsonl:" else self._bad_store(node, key, text)
+                return scheme + os.path.normpath(self.folder / path)
+        if text.startswith(("postgresql://", "postgres://")):
+            return text
+        return self._bad_store(node, key, text)
+
+    def _bad_store(self, node: Node, key: str, text: str) -> str:
+        message = (
+            f"{text!r} is not a click store: use sqlite:///PATH, postgresql://..., "
+            "jsonl:PATH or jsonl:-"
+        )
+        raise self.fail(node, key, message)
+
+    def user_agent_patterns(self, node: Node) -> tuple[str, ...]:
+        patterns = []
+        for key, item in self.items(node, "clicks.scanner_user_agents"):
+            pattern = self.string(item, key)
+            if not pattern.strip() or not pattern.isprintable():
+                raise self.fail(item, key, "must be printable text: a part of a User-Agent")
+            patterns.append(pattern)
+        return _unique(tuple(patterns))
 
     # --- whole messages and the relay
 

@@ -134,6 +134,31 @@ class Checks:
     fail_on_warnings: tuple[str, ...] = ()  # warning codes treated as failures
 
 
+# --- clicks (issue 12): how the tracking service records clicks, and how reports read them.
+
+
+class ClientIp(StrEnum):
+    """How much of a client's address a click record keeps."""
+
+    NONE = "none"  # nothing: no source, so no burst or duplicate labels
+    TRUNCATED = "truncated"  # the /24 network (IPv4) or /48 (IPv6)
+    FULL = "full"
+
+
+@dataclass(frozen=True, slots=True)
+class ClickSettings:
+    """Where clicks are stored, what a record keeps, and the thresholds of read-time labels."""
+
+    store: str | None = None  # a store URL (sqlite:, postgresql://, jsonl:); None: the default
+    client_ip: ClientIp = ClientIp.TRUNCATED
+    store_query: bool = False  # the destination's query may hold personal data
+    scanner_user_agents: tuple[str, ...] = ()  # substrings, added to the built-in list
+    queue_size: int = 10_000  # clicks waiting for the store, per worker, before drops
+    burst_links: int = 3  # distinct links of one context from one source...
+    burst_seconds: int = 2  # ...within this many seconds: a scanner
+    duplicate_seconds: int = 3_600  # the same source and link within this: counted once
+
+
 @dataclass(frozen=True, slots=True)
 class KeySource:
     """Where the signing keys come from. The keys themselves never live in the rules."""
@@ -194,6 +219,7 @@ class Rules:
     preload_list_max_age_days: int = 180
     checks: Checks = field(default_factory=Checks)
     mail: MailSettings = field(default_factory=MailSettings)
+    clicks: ClickSettings = field(default_factory=ClickSettings)
     source: Path | None = None  # the file these rules were read from
 
     @property

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
@@ -68,7 +68,9 @@ class Classifier:
         self.preload = preload
         self._facts: dict[str, HostFacts] = {facts.name: facts for facts in rules.hosts}
         self._hops: dict[tuple[str, str], HopVerdict] = {}
-        self._verdicts: dict[tuple[str, HopVerdict], Verdict] = {}
+        self._verdicts: dict[tuple[HopVerdict | None, HopVerdict], Verdict] = {}
+        # The user's own hosts: the rules describe them, the preload list never vouches for them.
+        self._own = frozenset((rules.tracking_domain, *rules.legacy_domains))
 
     def hop(self, url_scheme: str, host: str) -> HopVerdict:
         """The verdict for a request to `url_scheme://host`, memoised per (scheme, host)."""
@@ -79,10 +81,11 @@ class Classifier:
         return verdict
 
     def link(self, tracking_url: str | None, destination: str | None) -> Verdict:
-        """The worse of the tracking hop (if any) and the destination hop, naming the decider.
+        """The worse of the tracking hop (if any) and the destination hop, with each one's ground.
 
-        A tracking URL with no destination means the destination could not be decoded. On a tie
-        the tracking hop, the first one a click takes, is named.
+        A tracking URL with no destination means the destination could not be decoded. The hop
+        that decides comes first in the reason (on a tie, the tracking hop, the first a click
+        takes); the other follows, so a reason never hides why a hop got its status.
         """
         if destination is not None:
             last = self._url_hop(destination)
@@ -90,17 +93,15 @@ class Classifier:
             last = _UNDECODED
         else:
             return Verdict(Status.UNKNOWN, "no URL to judge")
-        if tracking_url is not None:
-            first = self._url_hop(tracking_url)
-            if first.status.rank <= last.status.rank:
-                return self._verdict("tracking hop", first)
-        return self._verdict("destination hop", last)
+        if tracking_url is None:
+            return self._verdict(None, last)
+        return self._verdict(self._url_hop(tracking_url), last)
 
-    def _verdict(self, label: str, hop: HopVerdict) -> Verdict:
-        key = (label, hop)
+    def _verdict(self, first: HopVerdict | None, last: HopVerdict) -> Verdict:
+        key = (first, last)
         verdict = self._verdicts.get(key)
         if verdict is None:
-            verdict = self._verdicts[key] = Verdict(hop.status, f"{label}: {hop.reason}")
+            verdict = self._verdicts[key] = _both_hops(first, last)
         return verdict
 
     def _url_hop(self, url: str) -> HopVerdict:
@@ -112,13 +113,15 @@ class Classifier:
     def _judge_hop(self, scheme: str, raw_host: str) -> HopVerdict:
         if scheme in ("http", "https") and _is_ip_literal(raw_host):
             return _judge_ip(scheme, raw_host)
+        if scheme in ("http", "https") and raw_host.endswith(".."):
+            return _judge_dots(scheme, raw_host)
         try:
             host = normalize_host(raw_host)
         except HostError as error:
             return HopVerdict(Status.UNKNOWN, f"{error}: cannot be judged", raw_host)
         if scheme not in ("http", "https"):
             return HopVerdict(Status.UNKNOWN, f"{host}: {scheme}:// is not judged", host)
-        certificate = certificate_of(host, self._facts)
+        certificate = certificate_of(host, self._facts, self._own)
         if scheme == "https":
             return _judge_https(host, certificate)
         hsts = self._hsts_of(host)
@@ -220,6 +223,33 @@ def _judge_ip(scheme: str, host: str) -> HopVerdict:
     return HopVerdict(Status.INSECURE, reason, host)
 
 
+def _judge_dots(scheme: str, host: str) -> HopVerdict:
+    """`a.com..`: browsers drop one trailing dot for the HSTS lookup, so no entry for `a.com`
+    (nor any declaration in the rules) applies to it."""
+    if scheme == "https":
+        reason = (
+            f"{host}: https:// to a host ending in more than one dot, which no certificate names:"
+            " cannot be judged"
+        )
+        return HopVerdict(Status.UNKNOWN, reason, host)
+    reason = (
+        f"{host}: plain http:// and no HSTS applies (browsers drop one trailing dot only, so"
+        f" nothing said of {host.rstrip('.')} applies): the click works, in plaintext"
+    )
+    return HopVerdict(Status.INSECURE, reason, host)
+
+
+def _both_hops(first: HopVerdict | None, last: HopVerdict) -> Verdict:
+    """The worse status; the reason gives the deciding hop's ground first, then the other's."""
+    if first is None:
+        return Verdict(last.status, f"destination hop: {last.reason}")
+    tracking = f"tracking hop: {first.reason}"
+    destination = f"destination hop: {last.reason}"
+    if first.status.rank <= last.status.rank:
+        return Verdict(first.status, f"{tracking}; {destination}")
+    return Verdict(last.status, f"{destination}; {tracking}")
+
+
 def split_url(url: str) -> tuple[str, str] | None:
     """(scheme, host) of an absolute URL with an authority, or None."""
     match = _SCHEME_AND_AUTHORITY.match(url)
@@ -286,9 +316,17 @@ class CertificateFinding:
     certificate: Certificate | None = None  # the declared certificate that covers the host
 
 
-def certificate_of(host: str, facts: Mapping[str, HostFacts]) -> CertificateFinding:
-    """The certificate of `host` per the rules: its own or a declared parent's that covers it."""
+def certificate_of(
+    host: str, facts: Mapping[str, HostFacts], own: Collection[str] = ()
+) -> CertificateFinding:
+    """The certificate of `host` per the rules: its own or a declared parent's that covers it.
+
+    `own` names the user's hosts besides those under `hosts:` (the tracking and legacy domains):
+    with nothing declared, their certificate is not known, never assumed.
+    """
     declared = [(name, facts[name]) for name in _self_and_parents(host) if name in facts]
+    if not declared and host in own:
+        return CertificateFinding(CertificateKind.UNDECLARED, _undeclared())
     if not declared:
         return CertificateFinding(
             CertificateKind.ASSUMED, "certificate assumed valid (third-party host)"
@@ -299,10 +337,19 @@ def certificate_of(host: str, facts: Mapping[str, HostFacts]) -> CertificateFind
         if covering is not None:
             return _finding_for(certificate, name, host, covering)
     if not certificates:
-        return CertificateFinding(
-            CertificateKind.UNDECLARED, "no certificate is declared for it or a parent in the rules"
-        )
+        return CertificateFinding(CertificateKind.UNDECLARED, _undeclared())
     return CertificateFinding(CertificateKind.INVALID, _not_covering(*certificates[0], host))
+
+
+def _undeclared() -> str:
+    return "no certificate is declared for it or a parent in the rules"
+
+
+def _declare(host: str) -> str:
+    """What to add to the rules so a hop to an own host can be judged."""
+    return (
+        f"declare it (hosts: {host}: certificate: status active, pending or none) to judge this hop"
+    )
 
 
 def _finding_for(
@@ -377,7 +424,7 @@ def _judge_https(host: str, certificate: CertificateFinding) -> HopVerdict:
     if kind is CertificateKind.VALID or kind is CertificateKind.ASSUMED:
         return HopVerdict(Status.SECURE, f"{host}: https:// and {certificate.phrase}", host)
     if kind is CertificateKind.UNDECLARED:
-        reason = f"{host}: https:// but {certificate.phrase}: declare it to judge this hop"
+        reason = f"{host}: https:// but {certificate.phrase}: {_declare(host)}"
         return HopVerdict(Status.UNKNOWN, reason, host)
     return HopVerdict(Status.BROKEN, f"{host}: https:// but {certificate.phrase}", host)
 
@@ -388,7 +435,7 @@ def _judge_http_with_hsts(host: str, hsts: _Hsts, certificate: CertificateFindin
     if kind is CertificateKind.INVALID:
         return HopVerdict(Status.BROKEN, f"{host}: {how} but {certificate.phrase}", host)
     if kind is CertificateKind.UNDECLARED:
-        reason = f"{host}: {how} but {certificate.phrase}: declare it to judge this hop"
+        reason = f"{host}: {how} but {certificate.phrase}: {_declare(host)}"
         return HopVerdict(Status.UNKNOWN, reason, host)
     if hsts.preloaded:
         reason = f"{host}: {how} and {certificate.phrase}: http:// is upgraded before any request"

@@ -33,29 +33,77 @@ class Notice:
         return f"{self.where}: {self.level}: {self.code}: {self.message}"
 
 
-def parse_fail_on(text: str) -> frozenset[Status]:
-    """`broken,unknown` -> the statuses; raises ValueError naming a bad one."""
-    statuses = set()
-    for name in filter(None, (part.strip() for part in text.split(","))):
+# What `check --fail-on` accepts besides the statuses: the codes of the notices (certificate-expired
+# always fails, as `broken` does), and `unverified`, a tracking link whose token no key verified.
+NOTICE_CODES = (
+    "unverified",
+    "clip",
+    "max-links",
+    "url-length",
+    "https-possible",
+    "certificate-expired",
+    "certificate-expiring",
+    "certificate-overdue",
+)
+UNVERIFIED = "unverified"
+
+
+@dataclass(frozen=True, slots=True)
+class FailOn:
+    """What fails `check`: links of these statuses (`broken` always), and these notice codes."""
+
+    statuses: frozenset[Status] = DEFAULT_FAIL_ON
+    codes: frozenset[str] = frozenset()
+
+
+def fail_on_choices() -> str:
+    """The values `--fail-on` accepts, for its help and its errors."""
+    statuses = ", ".join(status.value for status in Status)
+    return f"statuses {statuses}; notice codes {', '.join(NOTICE_CODES)}"
+
+
+def parse_fail_on(text: str) -> FailOn:
+    """`unknown,clip` -> broken and unknown links, and the clip notice; raises ValueError naming
+    an empty or unknown value (a gate that silently tests less is worse than none)."""
+    statuses, codes = set(DEFAULT_FAIL_ON), set()
+    for name in (part.strip() for part in text.split(",")):
+        if name in NOTICE_CODES:
+            codes.add(name)
+            continue
         try:
             statuses.add(Status(name))
         except ValueError:
-            choices = ", ".join(status.value for status in Status)
-            raise ValueError(f"unknown status {name!r} (choose from {choices})") from None
-    return frozenset(statuses)
+            what = "an empty value" if not name else f"unknown value {name!r}"
+            raise ValueError(f"{what} (choose from {fail_on_choices()})") from None
+    return FailOn(frozenset(statuses), frozenset(codes))
 
 
-def violations(records: Iterable[LinkRecord], fail_on: frozenset[Status]) -> list[LinkRecord]:
-    return [record for record in records if record.status in fail_on]
+def violations(records: Iterable[LinkRecord], fail_on: FailOn) -> list[LinkRecord]:
+    unverified = UNVERIFIED in fail_on.codes
+    return [
+        record
+        for record in records
+        if record.status in fail_on.statuses or (unverified and record.unverified)
+    ]
 
 
-def violation_line(record: LinkRecord) -> str:
-    """`file:line:col: status: url (reason)`, with the destination when the URL hides it."""
+def violation_line(record: LinkRecord, fail_on: FailOn) -> str:
+    """`file:line:col: status: url (reason)`, with the destination when the URL hides it; a link
+    that fails only for want of verification says `unverified` and why."""
     url = record.original
     if record.destination and record.destination != url:
         url = f"{url} -> {record.destination}"
     where = f"{record.file or '-'}:{record.line}:{record.column}"
+    if record.status not in fail_on.statuses and record.unverified:
+        return f"{where}: {UNVERIFIED}: {url} ({record.detail})"
     return f"{where}: {record.status}: {url} ({record.status_reason})"
+
+
+def with_fail_on(notices: Iterable[Notice], codes: frozenset[str]) -> list[Notice]:
+    """The notices, those whose code `--fail-on` names made failures."""
+    return [
+        Notice("failure", n.code, n.where, n.message) if n.code in codes else n for n in notices
+    ]
 
 
 def message_notices(

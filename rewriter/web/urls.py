@@ -22,11 +22,12 @@ class HostError(ValueError):
 
 
 def normalize_host(host: str) -> str:
-    """Lower case, no trailing dot, ASCII (UTS #46 non-transitional, as browsers do).
+    """Lower case, one trailing dot dropped, ASCII (UTS #46 non-transitional, as browsers do).
 
-    Raises HostError for a host that is not a valid DNS name.
+    Raises HostError for a host that is not a valid DNS name (`a.com..` is not: browsers drop
+    only one trailing dot, so it is not `a.com` to them).
     """
-    name = host.strip().rstrip(".")
+    name = host.strip().removesuffix(".")
     if not name:
         raise HostError(f"{host!r}: empty host name")
     name = name.lower() if name.isascii() and "xn--" not in name.lower() else _to_ascii(name)
