@@ -57,9 +57,14 @@ _BROKEN = re.compile(rb"=(?![0-9A-Fa-f]{2}|\r?\n|\Z)")
 
 @dataclass(frozen=True, slots=True)
 class _Logical:
-    first: int  # index of its first physical line
-    last: int  # index after its last physical line
+    start: int  # its byte span in the encoded body, soft breaks and hard break included
+    end: int
     text: bytes  # decoded, with the line ending of its hard break (if any)
+
+
+# A logical line: physical lines ending in a soft break (`=` just before the line end), then
+# one that does not (or the end of the body).
+_LOGICAL = re.compile(rb"(?:[^\n]*=\r?\n)*[^\n]*\n?")
 
 
 def _check_qp(body: bytes) -> None:
@@ -69,17 +74,13 @@ def _check_qp(body: bytes) -> None:
         raise EncodingError(f"quoted-printable: line {line} has an `=` that is not an escape")
 
 
-def _qp_logical(physical: Sequence[bytes]) -> list[_Logical]:
-    """Physical lines grouped into logical lines (joined by soft breaks), each decoded."""
-    found: list[_Logical] = []
-    first = 0
-    for index, line in enumerate(physical):
-        soft = line[: len(line) - len(_ending(line))].endswith(b"=") and _ending(line)
-        if not soft or index == len(physical) - 1:
-            text = binascii.a2b_qp(b"".join(physical[first : index + 1]))
-            found.append(_Logical(first, index + 1, text))
-            first = index + 1
-    return found
+def _qp_logical(body: bytes) -> list[_Logical]:
+    """The body's logical lines (physical lines joined by soft breaks), each decoded."""
+    return [
+        _Logical(found.start(), found.end(), binascii.a2b_qp(found.group()))
+        for found in _LOGICAL.finditer(body)
+        if found.end() > found.start()
+    ]
 
 
 def qp_decode(body: bytes) -> bytes:
@@ -111,22 +112,21 @@ def qp_reencode(body: bytes, new: bytes) -> bytes:
     after (the usual case), lines are compared one to one; otherwise the lines shared at the
     start and at the end are kept and those between encoded."""
     _check_qp(body)
-    physical = lines(body)
-    logical = _qp_logical(physical)
-    soft = _usual_ending(physical)
+    logical = _qp_logical(body)
+    soft = usual_ending(body)
     if any(b"\n" in item.text[:-1] for item in logical):  # an encoded LF inside a line: no map
         return qp_encode(new, soft)
     new_lines = lines(new)
     if len(new_lines) == len(logical):
         return b"".join(
-            b"".join(physical[item.first : item.last]) if item.text == text else _encode(text, soft)
+            body[item.start : item.end] if item.text == text else _encode(text, soft)
             for item, text in zip(logical, new_lines, strict=True)
         )
     head, tail = _common_ends([item.text for item in logical], new_lines)
-    prefix_end = logical[head].first if head < len(logical) else len(physical)
-    suffix_start = logical[len(logical) - tail].first if tail else len(physical)
-    middle = (_encode(text, soft) for text in new_lines[head : len(new_lines) - tail])
-    return b"".join((*physical[:prefix_end], *middle, *physical[suffix_start:]))
+    prefix_end = logical[head].start if head < len(logical) else len(body)
+    suffix_start = logical[len(logical) - tail].start if tail else len(body)
+    middle = b"".join(_encode(text, soft) for text in new_lines[head : len(new_lines) - tail])
+    return body[:prefix_end] + middle + body[suffix_start:]
 
 
 def _common_ends(old: Sequence[bytes], new: Sequence[bytes]) -> tuple[int, int]:
@@ -173,4 +173,6 @@ def too_long(data: bytes) -> bool:
 
 
 def usual_ending(body: bytes) -> bytes:
-    return _usual_ending(lines(body))
+    """CRLF when the first line break is one (or there is none), else LF."""
+    newline = body.find(b"\n")
+    return b"\n" if newline >= 0 and body[newline - 1 : newline] != b"\r" else b"\r\n"
