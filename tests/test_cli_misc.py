@@ -328,7 +328,7 @@ def test_init_with_a_rules_file_in_a_missing_folder_exits_2_and_leaves_nothing(
         (["check"], "Error: Missing argument 'PATHS...'."),
         (["resolve"], "Error: Missing argument 'URLS...'."),
         (["links", "-", "--format", "xml"], "Error: Invalid value for '--format': 'xml' is not "
-                                            "one of 'table', 'json', 'ndjson', 'csv'."),
+                                            "one of 'table', 'json', 'ndjson', 'csv', 'html'."),
         (["links", "-", "--rules", "."], "Error: Invalid value for '--rules': File '.' is a "
                                          "directory."),
     ],

@@ -133,11 +133,28 @@ def _fit(text: str, width: int) -> str:
     return text.ljust(width)
 
 
+class HtmlWriter(LinkWriter):
+    """One self-contained page (`rewriter.pages.report`), written when every link is in."""
+
+    def __init__(self, stream: TextIO, preload: str, *, colour: bool = False) -> None:
+        super().__init__(stream, preload, colour=colour)
+        self._records: list[LinkRecord] = []
+
+    def write(self, records: Sequence[LinkRecord]) -> None:
+        self._records.extend(records)
+
+    def finish(self) -> None:
+        from rewriter.pages.report import links_page
+
+        self.stream.write(links_page(self._records, self.preload))
+
+
 def writer_for(fmt: str, stream: TextIO, preload: str, *, colour: bool) -> LinkWriter:
     writers: dict[str, type[LinkWriter]] = {
         "table": TableWriter,
         "json": JsonWriter,
         "ndjson": NdjsonWriter,
         "csv": CsvWriter,
+        "html": HtmlWriter,
     }
     return writers[fmt](stream, preload, colour=colour)

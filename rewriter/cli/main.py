@@ -29,6 +29,7 @@ class UsageFailure(click.UsageError):
 LAZY_COMMANDS: dict[str, str] = {
     "relay": "rewriter.mail.command:relay",
     "clicks": "rewriter.clicks.command:clicks",
+    "diff": "rewriter.diff.command:diff",
 }
 
 
@@ -214,7 +215,7 @@ def _write_mode(
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @_rules_option
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "ndjson", "csv"]),
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "ndjson", "csv", "html"]),
               help="Output format (default: table on a terminal, else ndjson).")  # fmt: skip
 @_include_option
 @_exclude_option

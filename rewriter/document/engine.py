@@ -188,6 +188,7 @@ class Rewriter:
         scanner = Scanner(self.rules.link_tags)
         for piece in _pieces(scanner, head, stream):
             document.take(piece, write)
+            document.locate_open(scanner.open_constructs())
         if proof is not None:
             proof.finish()
         if isinstance(write, _SameEncoding):
@@ -498,6 +499,8 @@ class _Document:
         self.offset = 0  # bytes of input taken so far
         self._piece_start = (0, 1, 1)  # (offset, line, column) where the last piece began
         self._piece = b""
+        # `line:col` of the constructs the scanner is inside, found while their bytes are here.
+        self._open: dict[int, str] = {}
         self._reissued: set[str] = set()  # hosts already warned about
 
     def note_reissued(self, host: str) -> None:
@@ -559,16 +562,28 @@ class _Document:
             )
         if unfinished is not None:
             construct, offset = unfinished
+            where = self._open.get(offset) or self._locate(offset)
             self.warnings.append(
-                f"{self.path or '-'}:{self._locate(offset)}: the input ends inside this"
+                f"{self.path or '-'}:{where}: the input ends inside this"
                 f" {construct}: nothing after it is a link"
             )
 
+    def locate_open(self, offsets: tuple[int, ...]) -> None:
+        """Note `line:col` of each open construct that begins in the last piece taken: if the
+        input ends inside it, the warning names that place, long after its bytes are gone."""
+        known = self._open
+        if len(known) != len(offsets) or any(offset not in known for offset in offsets):
+            start, end = self._piece_start[0], self.offset
+            self._open = {
+                offset: known.get(offset) or self._locate(offset)
+                for offset in offsets
+                if offset in known or start <= offset <= end
+            }
+
     def _locate(self, offset: int) -> str:
-        """`line:column` of an offset in the last piece taken (else `byte N`)."""
+        """`line:column` of an offset in the last piece taken (clamped to it)."""
         start, line, column = self._piece_start
-        if not start <= offset <= start + len(self._piece):
-            return f"byte {offset + 1}"
+        offset = min(max(offset, start), start + len(self._piece))
         before = self._piece[: offset - start]
         newlines = before.count(b"\n")
         if newlines:

@@ -192,3 +192,8 @@ def _from_text(token: str) -> bytes:
     if _to_text(data) != token:
         raise TokenError("not base64url")  # unused low bits set: another spelling of the bytes
     return data
+
+
+def token_of(tracking_url: str) -> str:
+    """The last path segment: where every version of our tracking links keeps the token."""
+    return tracking_url.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]

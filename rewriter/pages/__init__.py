@@ -1,0 +1,1 @@
+"""Self-contained HTML pages: the links report and the diff report (no network, no assets)."""
