@@ -15,7 +15,8 @@ import pytest
 from golden import DEFAULT_RULES
 
 from rewriter.batch.factory import make_rewriter
-from rewriter.batch.process import Job, WriteMode, process_source
+from rewriter.batch.job import Job, Mode
+from rewriter.batch.process import process
 from rewriter.batch.report import FileState
 from rewriter.batch.sources import Source, iter_sources
 from rewriter.document import scan as scan_module
@@ -68,8 +69,8 @@ def test_a_png_named_html_in_a_batch_fails_alone_and_is_not_written(
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "logo.html").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
     (tmp_path / "in" / "ok.html").write_bytes(b'<a href="https://www.example.com/">x</a>')
-    job = Job(WriteMode.OUT, tmp_path / "out")
-    outcomes = [process_source(s, engine, job) for s in _sources(tmp_path / "in")]
+    job = Job(Mode.OUT, tmp_path / "out")
+    outcomes = [process(s, engine, job) for s in _sources(tmp_path / "in")]
     assert [o.state for o in outcomes] == [FileState.FAILED, FileState.REWRITTEN]
     assert outcomes[0].message is not None and "it looks like a PNG image" in outcomes[0].message
     assert not (tmp_path / "out" / "logo.html").exists()
@@ -224,8 +225,8 @@ def test_an_unreadable_file_fails_alone(
         return real(path)
 
     monkeypatch.setattr(rewriter.batch.fsio, "read_with_status", read)
-    job = Job(WriteMode.IN_PLACE)
-    states = [process_source(source, engine, job).state for source in _sources(tree)]
+    job = Job(Mode.IN_PLACE)
+    states = [process(source, engine, job).state for source in _sources(tree)]
     assert states == [FileState.REWRITTEN, FileState.FAILED, FileState.REWRITTEN]
 
 
@@ -243,8 +244,8 @@ def test_a_disk_that_fills_mid_write_leaves_the_original_and_no_temporary_file(
         real_fsync(descriptor)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    job = Job(WriteMode.IN_PLACE)
-    outcomes = [process_source(source, engine, job) for source in _sources(tree)]
+    job = Job(Mode.IN_PLACE)
+    outcomes = [process(source, engine, job) for source in _sources(tree)]
     assert [o.state for o in outcomes] == [
         FileState.REWRITTEN,
         FileState.FAILED,
@@ -264,8 +265,8 @@ def test_a_read_only_output_folder_fails_each_file_and_writes_nothing(
         raise OSError(errno.EROFS, "Read-only file system")
 
     monkeypatch.setattr(tempfile, "mkstemp", refuse)
-    job = Job(WriteMode.OUT, tmp_path / "out")
-    outcomes = [process_source(source, engine, job) for source in _sources(tree)]
+    job = Job(Mode.OUT, tmp_path / "out")
+    outcomes = [process(source, engine, job) for source in _sources(tree)]
     assert {o.state for o in outcomes} == {FileState.FAILED}
     assert all(
         o.message and o.message.endswith("cannot write: Read-only file system") for o in outcomes

@@ -5,7 +5,7 @@ worker read and wrote); --check, --diff, --report, --no-cache and stdin never wr
 cache, or one of another format, counts as empty and is replaced; it is written atomically and
 holds no key material.
 
-Most runs are `rewriter rewrite --workers 1` in this process with `process_source` wrapped to
+Most runs are `rewriter rewrite --workers 1` in this process with `process` wrapped to
 record the files actually processed: an exact count, not a timing. One test observes a real
 subprocess with two workers from the outside (summary, output mtimes and inodes).
 """
@@ -30,7 +30,7 @@ from click.testing import CliRunner, Result
 
 from rewriter.batch import runner
 from rewriter.batch.cache import CACHE_FORMAT, Cache, Entry, fingerprint_of
-from rewriter.batch.process import Job
+from rewriter.batch.job import Job
 from rewriter.batch.report import FileOutcome
 from rewriter.batch.sources import Source
 from rewriter.cli.main import main
@@ -116,13 +116,13 @@ def batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Batch:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     shutil.copyfile(RULES, made.rules)
-    original = runner.process_source
+    original = runner.process
 
     def counting(source: Source, engine: Rewriter, job: Job) -> FileOutcome:
         made.processed.append(source.relative)
         return original(source, engine, job)
 
-    monkeypatch.setattr(runner, "process_source", counting)
+    monkeypatch.setattr(runner, "process", counting)
     return made
 
 
@@ -307,7 +307,7 @@ def test_a_file_edited_while_the_batch_runs_is_processed_again(
     what the worker read and wrote, not what the parent finds on disk when it records.)"""
     path = batch.tree / EDITED
     new_version = path.read_bytes() + b'<a href="https://www.example.com/added">added</a>\n'
-    counting = runner.process_source
+    counting = runner.process
 
     def edited_meanwhile(source: Source, engine: Rewriter, job: Job) -> FileOutcome:
         outcome = counting(source, engine, job)
@@ -315,10 +315,10 @@ def test_a_file_edited_while_the_batch_runs_is_processed_again(
             path.write_bytes(new_version)
         return outcome
 
-    monkeypatch.setattr(runner, "process_source", edited_meanwhile)
+    monkeypatch.setattr(runner, "process", edited_meanwhile)
     target = ["--out", batch.out] if mode == "--out" else ["--in-place"]
     assert batch.rewrite(batch.tree, "--rules", batch.rules, *target).exit_code == 0
-    monkeypatch.setattr(runner, "process_source", counting)
+    monkeypatch.setattr(runner, "process", counting)
     assert batch.rewrite(batch.tree, "--rules", batch.rules, *target).exit_code == 0
     assert batch.processed == [EDITED]
     written = batch.out / EDITED if mode == "--out" else path

@@ -16,9 +16,9 @@ import pytest
 
 from rewriter.batch.cache import Fingerprint
 from rewriter.batch.factory import load_preload_list, make_rewriter
-from rewriter.batch.process import Job, WriteMode
+from rewriter.batch.job import EngineSettings, Job, Mode
 from rewriter.batch.report import FileOutcome, FileState
-from rewriter.batch.runner import WINDOW_PER_WORKER, EngineSettings, run
+from rewriter.batch.runner import WINDOW_PER_WORKER, run
 from rewriter.batch.sources import TEMPLATE_SUFFIXES, Source, iter_sources
 from rewriter.document.engine import Rewriter
 from rewriter.rules.loader import load_rules
@@ -168,7 +168,7 @@ def test_outcomes_come_in_source_order_whatever_order_the_workers_finish(tmp_pat
 
     outcomes = {}
     for workers in (1, 2):
-        job = Job(WriteMode.OUT, tmp_path / f"out{workers}", keep_links=True)
+        job = Job(Mode.OUT, tmp_path / f"out{workers}", keep_links=True)
         outcomes[workers] = list(run(sources, job, engine, settings, workers=workers))
 
     assert [o.display for o in outcomes[2]] == [s.display for s in sources]
@@ -200,7 +200,7 @@ def test_sources_are_pulled_lazily_through_a_bounded_window(tmp_path: Path) -> N
     engine, settings = engine_for()
     workers = 2
     window = workers * WINDOW_PER_WORKER
-    job = Job(WriteMode.OUT, tmp_path / "out")
+    job = Job(Mode.OUT, tmp_path / "out")
     outcomes = run(endless(), job, engine, settings, workers=workers)
     assert isinstance(outcomes, Generator)
     for taken in range(1, 41):
@@ -220,7 +220,7 @@ def test_the_same_outcomes_from_a_generator_and_from_a_list(tmp_path: Path) -> N
         write(tree / f"{path.parent.name}-{path.name}", path.read_bytes())
     sources = _sources(tree)
     engine, settings = engine_for()
-    job = Job(WriteMode.CHECK, keep_links=True)
+    job = Job(Mode.CHECK, keep_links=True)
     from_list = list(run(sources, job, engine, settings, workers=2))
     from_generator = list(run(iter(sources), job, engine, settings, workers=2))
     assert [comparable(o) for o in from_generator] == [comparable(o) for o in from_list]
@@ -241,7 +241,7 @@ def test_the_workers_send_back_what_they_read_and_wrote(tmp_path: Path) -> None:
     engine, settings = engine_for()
     for workers in (1, 2):
         out = tmp_path / f"out{workers}"
-        job = Job(WriteMode.OUT, out, fingerprints=True)
+        job = Job(Mode.OUT, out, fingerprints=True)
         outcomes = list(run(sources, job, engine, settings, workers=workers))
         failed = [o.display for o in outcomes if o.state is FileState.FAILED]
         assert failed == [str(tree / "b" / "broken.html")]
@@ -252,7 +252,7 @@ def test_the_workers_send_back_what_they_read_and_wrote(tmp_path: Path) -> None:
             else (fingerprint(s.path), fingerprint(out / s.relative))
             for s in sources
         }
-    job = Job(WriteMode.OUT, tmp_path / "out3")
+    job = Job(Mode.OUT, tmp_path / "out3")
     outcomes = list(run(sources, job, engine, settings, workers=2))
     assert [o.fingerprints for o in outcomes] == [None] * len(sources)
 

@@ -9,7 +9,8 @@ from golden import DEFAULT_RULES, without_stale_list_warning
 
 import rewriter.document.safety
 from rewriter.batch.factory import make_rewriter
-from rewriter.batch.process import Job, WriteMode, process_source
+from rewriter.batch.job import Job, Mode
+from rewriter.batch.process import process
 from rewriter.batch.report import FileState
 from rewriter.batch.sources import Source
 from rewriter.rules.loader import load_rules
@@ -31,8 +32,8 @@ def test_a_failed_safety_check_writes_nothing(
         rewriter.document.safety, "safe_check", lambda *a, **k: ["structure: a difference"]
     )
     engine = make_rewriter(load_rules(DEFAULT_RULES), keys=True)
-    for job in (Job(WriteMode.IN_PLACE), Job(WriteMode.OUT, tmp_path / "out")):
-        outcome = process_source(source, engine, job)
+    for job in (Job(Mode.IN_PLACE), Job(Mode.OUT, tmp_path / "out")):
+        outcome = process(source, engine, job)
         assert outcome.state is FileState.FAILED
         assert outcome.message == (
             f"{source.path}: error: the safety check failed, nothing written:"
@@ -50,14 +51,14 @@ def test_fast_mode_does_not_run_the_safety_check(
 
     monkeypatch.setattr(rewriter.document.safety, "safe_check", refuse)
     engine = make_rewriter(load_rules(DEFAULT_RULES), keys=True)
-    outcome = process_source(source, engine, Job(WriteMode.IN_PLACE, safe=False))
+    outcome = process(source, engine, Job(Mode.IN_PLACE, safe=False))
     assert outcome.state is FileState.REWRITTEN
     assert source.path.read_bytes() != LINK
 
 
 def test_the_safety_check_passes_on_a_real_rewrite(source: Source) -> None:
     engine = make_rewriter(load_rules(DEFAULT_RULES), keys=True)
-    outcome = process_source(source, engine, Job(WriteMode.IN_PLACE))
+    outcome = process(source, engine, Job(Mode.IN_PLACE))
     assert outcome.state is FileState.REWRITTEN
 
 
@@ -68,10 +69,11 @@ PAGE = b'<p>text</p><a href="https://www.example.com/a">a</a>\n' * 400
 
 @pytest.fixture
 def small_buffer(monkeypatch: pytest.MonkeyPatch) -> None:
-    import rewriter.cli.commands
+    import rewriter.cli.rewrite
+    import rewriter.cli.stream
 
-    monkeypatch.setattr(rewriter.cli.commands, "STDIN_BUFFER_LIMIT", 1000)
-    monkeypatch.setattr(rewriter.cli.commands, "STDIN_CHUNK", 777)
+    monkeypatch.setattr(rewriter.cli.rewrite, "STDIN_BUFFER_LIMIT", 1000)
+    monkeypatch.setattr(rewriter.cli.stream, "STDIN_CHUNK", 777)
 
 
 def _rewrite_stdin(*options: str) -> tuple[int, bytes, str]:

@@ -19,7 +19,12 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from rewriter.batch.job import Job
+    from rewriter.document.engine import Rewriter
+    from rewriter.status.preload import PreloadList
 
 CACHE_FORMAT = 3  # 3: entries keyed by path and context
 _DIGEST = 32  # bytes of sha256
@@ -145,3 +150,25 @@ def _digest(text: object) -> bytes:
     if len(digest) != _DIGEST:
         raise ValueError("not a digest")
     return digest
+
+
+def open_cache(engine: Rewriter, preload: PreloadList, job: Job) -> Cache | None:
+    """The cache for this configuration; none for --check, --diff, --report or --no-cache."""
+    if not job.fingerprints:
+        return None
+    from rewriter import __version__
+    from rewriter.batch.factory import cache_dir
+
+    assert engine.ring is not None
+    key = configuration_key(
+        {
+            "version": __version__,
+            "rules": engine.rules.digest(),
+            "keys": engine.ring.digest(),
+            "preload": preload.digest,
+            "mode": job.mode.value,
+            "safe": str(job.safe),  # files written by --fast are not trusted by a safe run
+            "input_format": str(job.input_format),
+        }
+    )
+    return Cache(cache_dir(), key)

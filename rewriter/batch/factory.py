@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from rewriter.batch.job import EngineSettings, KeyUse
 from rewriter.document.engine import Rewriter
 from rewriter.rules.model import Rules
 from rewriter.status.classify import Classifier
@@ -124,19 +125,31 @@ def load_preload_list(rules: Rules, override: Path | None = None) -> PreloadList
         raise SetupError(f"{path}: cannot use this preload list: {error}") from None
 
 
-def make_rewriter(
-    rules: Rules,
-    *,
-    keys: bool,
-    preload: PreloadList | None = None,
-    statuses: bool = True,
-) -> Rewriter:
-    """An engine for these rules; `keys=False` makes one that inspects without signing."""
-    ring = load_ring(rules) if keys else None
+def build_engine(settings: EngineSettings, *, preload: PreloadList | None = None) -> Rewriter:
+    """The engine of a run: the only place one is put together. `preload` saves loading the
+    list again where the caller already holds it (the parent of a batch)."""
+    rules = settings.rules
+    if settings.keys is KeyUse.SIGN:
+        ring: KeyRing | None = load_ring(rules)
+    elif settings.keys is KeyUse.VERIFY:
+        ring = load_ring_if_any(rules)
+    else:
+        ring = None
     classifier = None
-    if statuses:
-        classifier = Classifier(rules, preload if preload is not None else load_preload_list(rules))
-    return Rewriter(rules, ring, classifier)
+    if settings.statuses:
+        if preload is None:
+            preload = load_preload_list(rules, settings.preload_list)
+        classifier = Classifier(rules, preload)
+    return Rewriter(rules, ring, classifier, link_texts=settings.link_texts)
+
+
+def make_rewriter(
+    rules: Rules, *, keys: bool = True, preload: PreloadList | None = None
+) -> Rewriter:
+    """Shorthand for the library and the tests: the engine of `rules`, signing (or, with
+    `keys=False`, inspecting without a key)."""
+    use = KeyUse.SIGN if keys else KeyUse.NONE
+    return build_engine(EngineSettings(rules, keys=use), preload=preload)
 
 
 def _origin(rules: Rules) -> str:

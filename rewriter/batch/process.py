@@ -1,81 +1,67 @@
-"""Many files: read, rewrite, write atomically (or check, or diff), one outcome each.
+"""One document, whatever it comes from and whatever the command: read, rewrite (or only
+inspect), check, deliver; one outcome each.
 
-A file that cannot be read or processed becomes a failed outcome with a message; the batch goes
-on. Nothing is written for a file whose rewrite failed its proof.
+A document that cannot be read or processed becomes a failed outcome with a message; nothing
+raises for bad input, so a batch goes on. Nothing is written for a document whose rewrite
+failed its proof or the safety check.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rewriter.batch.cache import Fingerprint, fingerprint_of
+from rewriter.batch.job import Job, Mode
 from rewriter.batch.report import FileOutcome, FileState
+from rewriter.batch.sources import Document, Source, StdinSource
 from rewriter.document.engine import PreservationError, Rewriter
 from rewriter.document.inputs import TemplateError
 from rewriter.mail.formats import InputFormat, input_format, rewrite_document
 from rewriter.models import Result
 
-if TYPE_CHECKING:  # a pre-send hook on stdin needs neither files nor folders
-    from rewriter.batch.sources import Source
 
-
-class WriteMode(Enum):
-    """What to do with a rewritten file: decided once from the flags."""
-
-    OUT = "out"  # mirror the tree under an output folder
-    IN_PLACE = "in-place"
-    CHECK = "check"  # write nothing; report what would change
-    DIFF = "diff"  # write nothing; produce a unified diff
-
-    @property
-    def writes(self) -> bool:
-        return self in (WriteMode.OUT, WriteMode.IN_PLACE)
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """Everything about what to do with each file, decided once from the options."""
-
-    mode: WriteMode
-    out_dir: Path | None = None
-    safe: bool = True  # the independent check before writing (False: --fast)
-    keep_links: bool = False  # send every link record back (for --report)
-    fingerprints: bool = False  # send back what was read and written (for the cache)
-    input_format: str | None = None  # html | txt | eml; None: by the file's extension
-
-
-def process_source(source: Source, engine: Rewriter, job: Job) -> FileOutcome:
-    """Rewrite one file as the job says; never raises for bad input."""
-    from rewriter.batch.fsio import read_with_status
-
+def process(source: Document, engine: Rewriter, job: Job) -> FileOutcome:
+    """Do the job on one document; never raises for bad input."""
     display = source.display
     try:
-        data, status = read_with_status(source.path)
+        data, status = source.read()
     except OSError as error:
         return failed_outcome(display, f"cannot read: {error.strerror or error}")
-    kind = input_format(display, job.input_format)
+    inspecting = job.mode is Mode.INSPECT
+    stdin = job.input_format or ("html" if isinstance(source, StdinSource) else None)
+    kind = input_format(display, stdin)  # messages and plain text check themselves when safe
     try:
         result = rewrite_document(
-            engine, data, kind, file=display, relative=source.relative, safe=job.safe
-        )
+            engine, data, kind, file=display, relative=source.relative, prove=not inspecting,
+            safe=job.safe and not inspecting,
+        )  # fmt: skip
     except (PreservationError, TemplateError) as error:
-        return failed_outcome(display, str(error))
-    if job.safe and result.changed and kind is InputFormat.HTML:
+        return _failed(display, data, job, str(error))
+    if job.safe and result.changed and not inspecting and kind is InputFormat.HTML:
         problems = safety_problems(data, result, engine, display, source.relative)
         if problems:
-            return failed_outcome(display, problems)
+            return _failed(display, data, job, problems)
     outcome = FileOutcome(display, _state(result, job), list(result.links))
     outcome.warnings.extend(result.warnings)
+    if inspecting:
+        outcome.size_before = len(data)
+        outcome.size_after = len(result.output) if engine.ring is not None else None
+        return outcome
     try:
         written = _deliver(source, data, result, job, outcome)
     except OSError as error:
         return failed_outcome(display, f"cannot write: {error.strerror or error}")
-    if job.fingerprints:
+    if job.fingerprints and status is not None:
         outcome.fingerprints = _fingerprints(data, status, result.output, written, job)
+    return outcome
+
+
+def _failed(display: str, data: bytes, job: Job, message: str) -> FileOutcome:
+    outcome = failed_outcome(display, message)
+    if job.mode is Mode.STDOUT:
+        # Echo the input: a pre-send hook that ignores the exit code still sends a whole message.
+        outcome.output = data
     return outcome
 
 
@@ -88,7 +74,7 @@ def _fingerprints(
     if written is None:
         return read, read
     made = fingerprint_of(output, written)
-    return (made, made) if job.mode is WriteMode.IN_PLACE else (read, made)
+    return (made, made) if job.mode is Mode.IN_PLACE else (read, made)
 
 
 def safety_problems(
@@ -104,39 +90,54 @@ def safety_problems(
 
 
 def _state(result: Result, job: Job) -> FileState:
-    if not result.changed:
+    if not result.changed or job.mode is Mode.INSPECT:
         return FileState.UNCHANGED
     return FileState.REWRITTEN if job.mode.writes else FileState.WOULD_CHANGE
 
 
 def _deliver(
-    source: Source, data: bytes, result: Result, job: Job, outcome: FileOutcome
+    source: Document, data: bytes, result: Result, job: Job, outcome: FileOutcome
 ) -> os.stat_result | None:
-    """Write (or diff) the result; the written file's status, None when nothing was written."""
+    """Write (or diff) the result; the written file's status, None when no file was written."""
+    if job.mode is Mode.STDOUT:
+        outcome.output = result.output  # the command writes it: stdout is the parent's
+        return None
+    if job.mode is Mode.DIFF:
+        if result.changed:
+            outcome.diff = unified_diff(source.display, data, result.output)
+        return None
+    if job.mode is Mode.OUT:
+        assert job.out_dir is not None and isinstance(source, Source)
+        return _write_out(job.out_dir / source.relative, source.path, result.output)
+    if job.mode is Mode.IN_PLACE and result.changed:
+        assert isinstance(source, Source)
+        return _write_in_place(source, result.output, outcome)
+    return None
+
+
+def _write_out(target: Path, original: Path, output: bytes) -> os.stat_result:
+    from rewriter.batch.fsio import write_atomic
+
+    mode = _mode_of(original)
+    # Not flushed to disk: a power cut costs a rerun, never an original.
+    try:
+        return write_atomic(target, output, mode=mode, durable=False)
+    except FileNotFoundError:  # the first file of its folder (a mkdir per file is slow)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return write_atomic(target, output, mode=mode, durable=False)
+
+
+def _write_in_place(source: Source, output: bytes, outcome: FileOutcome) -> os.stat_result:
     from rewriter.batch.fsio import hard_link_count, write_atomic
 
-    if job.mode is WriteMode.OUT:
-        assert job.out_dir is not None
-        target = job.out_dir / source.relative
-        mode = _mode_of(source.path)
-        # Not flushed to disk: a power cut costs a rerun, never an original.
-        try:
-            return write_atomic(target, result.output, mode=mode, durable=False)
-        except FileNotFoundError:  # the first file of its folder (a mkdir per file is slow)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            return write_atomic(target, result.output, mode=mode, durable=False)
-    if job.mode is WriteMode.IN_PLACE and result.changed:
-        links = hard_link_count(source.path)
-        written = write_atomic(source.path, result.output)
-        if links > 1:
-            outcome.warnings.append(
-                f"{source.display}: has {links} hard links; only this name now holds the"
-                " rewritten file, the other names keep the original"
-            )
-        return written
-    if job.mode is WriteMode.DIFF and result.changed:
-        outcome.diff = unified_diff(source.display, data, result.output)
-    return None
+    links = hard_link_count(source.path)
+    written = write_atomic(source.path, output)
+    if links > 1:
+        outcome.warnings.append(
+            f"{source.display}: has {links} hard links; only this name now holds the"
+            " rewritten file, the other names keep the original"
+        )
+    return written
 
 
 def unified_diff(name: str, before: bytes, after: bytes) -> bytes:
@@ -160,5 +161,5 @@ def _mode_of(path: Path) -> int | None:
 
 
 def failed_outcome(display: str, message: str) -> FileOutcome:
-    """A file (or a path given) that could not be processed: `display: error: message`."""
+    """A document (or a path given) that could not be processed: `display: error: message`."""
     return FileOutcome(display, FileState.FAILED, message=f"{display}: error: {message}")

@@ -14,7 +14,7 @@ class ExitCode(IntEnum):
     """The exit codes of every command (the README has the table)."""
 
     OK = 0
-    FINDINGS = 1  # --check: would change; check: violations; resolve: an invalid link
+    FINDINGS = 1  # --check/--diff: would change; check: violations; resolve: an invalid link
     USAGE = 2  # bad usage or a bad rules file
     FAILED = 123  # at least one file could not be processed
     INTERRUPTED = 130  # Ctrl-C or SIGTERM: stopped with every file written whole
@@ -38,6 +38,7 @@ class FileOutcome:
     message: str | None = None  # the error, for a failed file
     warnings: list[str] = field(default_factory=list)
     diff: bytes | None = None
+    output: bytes | None = None  # the document for stdout (`rewrite -`)
     cached: bool = False  # skipped: unchanged since the last run
     # What was read and what was written (for the cache): (source, output).
     fingerprints: tuple[Fingerprint, Fingerprint] | None = None
@@ -47,11 +48,14 @@ class FileOutcome:
 
 @dataclass(slots=True)
 class Report:
-    """Tallies the outcomes; alone decides the exit code."""
+    """Tallies the outcomes and findings of any command; alone decides the exit code."""
 
-    check: bool = False
+    check: bool = False  # a file that would change is a finding (--check, --diff)
     files: Counter[FileState] = field(default_factory=Counter)
     links: Counter[Action] = field(default_factory=Counter)
+    findings: int = 0  # check: failing links and notices; resolve: links that do not verify
+    interrupted: bool = False  # Ctrl-C or SIGTERM
+    output_lost: bool = False  # stdout could not be written: what was processed is lost
 
     def add(self, outcome: FileOutcome) -> None:
         self.files[outcome.state] += 1
@@ -61,10 +65,16 @@ class Report:
         self.links[Action.SKIPPED] += skipped
 
     @property
+    def processed(self) -> int:
+        return sum(self.files.values())
+
+    @property
     def exit_code(self) -> ExitCode:
-        if self.files[FileState.FAILED]:
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
+        if self.files[FileState.FAILED] or self.output_lost:
             return ExitCode.FAILED
-        if self.check and self.files[FileState.WOULD_CHANGE]:
+        if self.findings or (self.check and self.files[FileState.WOULD_CHANGE]):
             return ExitCode.FINDINGS
         return ExitCode.OK
 

@@ -15,11 +15,11 @@ import signal
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, wait
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rewriter.batch.process import Job, WriteMode, failed_outcome, process_source
+from rewriter.batch.job import EngineSettings, Job, Mode
+from rewriter.batch.process import failed_outcome, process
 from rewriter.batch.report import FileOutcome, FileState, count_links
 from rewriter.batch.sources import PathError, Source
 
@@ -29,18 +29,8 @@ if TYPE_CHECKING:
     from rewriter.batch.cache import Cache
     from rewriter.document.engine import Rewriter
     from rewriter.rules.model import Rules
-    from rewriter.status.preload import PreloadList
 
 WINDOW_PER_WORKER = 8  # outcomes in flight per worker: enough to keep them busy, and bounded
-
-
-@dataclass(frozen=True, slots=True)
-class EngineSettings:
-    """What a worker needs to build the same engine as the parent (all of it picklable)."""
-
-    rules: Rules
-    preload_list: Path | None = None
-    link_texts: bool = True
 
 
 def available_workers() -> int:
@@ -79,7 +69,7 @@ def run(
                     hit
                     if hit is not None
                     else _record(
-                        _slim(process_source(source, engine, job), job), source, cache, engine.rules
+                        _slim(process(source, engine, job), job), source, cache, engine.rules
                     )
                 )
             return
@@ -195,7 +185,7 @@ def _done(outcome: FileOutcome) -> Future[FileOutcome]:
 
 
 def _output_path(source: Source, job: Job) -> Path:
-    if job.mode is WriteMode.OUT:
+    if job.mode is Mode.OUT:
         assert job.out_dir is not None
         return job.out_dir / source.relative
     return source.path
@@ -243,16 +233,14 @@ def _start_worker(settings: EngineSettings) -> None:
     if _CAN_HOLD:  # ignored now: no need for the parent's hold, inherited on fork
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
     global _worker_engine  # noqa: PLW0603 (one engine per worker process, built once)
-    from rewriter.batch.factory import load_preload_list, make_rewriter
+    from rewriter.batch.factory import build_engine
 
-    preload: PreloadList = load_preload_list(settings.rules, settings.preload_list)
-    _worker_engine = make_rewriter(settings.rules, keys=True, preload=preload)
-    _worker_engine.link_texts = settings.link_texts
+    _worker_engine = build_engine(settings)
 
 
 def _work(source: Source, job: Job) -> FileOutcome:
     assert _worker_engine is not None
-    return _slim(process_source(source, _worker_engine, job), job)
+    return _slim(process(source, _worker_engine, job), job)
 
 
 def _slim(outcome: FileOutcome, job: Job) -> FileOutcome:
@@ -261,3 +249,17 @@ def _slim(outcome: FileOutcome, job: Job) -> FileOutcome:
         outcome.counts = count_links(outcome.links)
         outcome.links = []
     return outcome
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops a batch the way Ctrl-C does: cleanly, with what was done."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

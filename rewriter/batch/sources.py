@@ -41,6 +41,36 @@ class Source:
     def display(self) -> str:
         return str(self.path)
 
+    def read(self) -> tuple[bytes, os.stat_result | None]:
+        """The bytes, and the file's status as they were read (for the cache)."""
+        from rewriter.batch.fsio import read_with_status
+
+        return read_with_status(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class StdinSource:
+    """The document read from stdin (`-`), named as `--stdin-filename` says: that name is its
+    attribution and its name in messages."""
+
+    data: bytes
+    name: str = STDIN
+
+    @property
+    def display(self) -> str:
+        return self.name
+
+    @property
+    def relative(self) -> str:
+        return self.name
+
+    def read(self) -> tuple[bytes, os.stat_result | None]:
+        return self.data, None
+
+
+# Every kind of document one `process` call takes (a MIME part will be one more).
+Document = Source | StdinSource
+
 
 @dataclass(frozen=True, slots=True)
 class PathError:
@@ -203,3 +233,22 @@ def _identity(path: Path) -> tuple[int, int]:
     except OSError:
         return _MISSING
     return (status.st_dev, status.st_ino)
+
+
+def take_sources(
+    items: Iterator[Source | PathError], wanted: int
+) -> tuple[list[Source | PathError], int]:
+    """The first items, up to `wanted` files, and how many files that is."""
+    first: list[Source | PathError] = []
+    found = 0
+    for item in items:
+        first.append(item)
+        found += isinstance(item, Source)
+        if found >= wanted:
+            break
+    return first, found
+
+
+def count_sources(items: Iterator[Source | PathError]) -> int:
+    """How many there are (a second walk: nothing is kept from the first)."""
+    return sum(1 for _ in items)

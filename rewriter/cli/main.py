@@ -6,12 +6,9 @@ codes are those of `report.ExitCode`.
 
 from __future__ import annotations
 
-import datetime
 import importlib
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -19,17 +16,12 @@ from rewriter.batch.report import ExitCode
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
-
-class UsageFailure(click.UsageError):
-    exit_code = ExitCode.USAGE
-
-
 # Commands of the larger layers, imported only when named: the pre-send path (`rewrite -`,
 # `check -`) must not pay for the service, the relay or the probe at every start.
 LAZY_COMMANDS: dict[str, str] = {
-    "relay": "rewriter.mail.command:relay",
     "clicks": "rewriter.clicks.command:clicks",
     "diff": "rewriter.diff.command:diff",
+    "relay": "rewriter.mail.command:relay",
 }
 
 
@@ -71,252 +63,14 @@ def main() -> None:
     and tell, link by link, whether a click will be served securely."""
 
 
-_rules_option = click.option(
-    "--rules",
-    "rules_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The rules file (default: rewriter.yaml in this folder or a parent).",
-)
-_include_option = click.option(
-    "--include", multiple=True, help="Glob of files to take in folders (repeatable)."
-)
-_exclude_option = click.option(
-    "--exclude", multiple=True, help="Glob of files to leave out (repeatable)."
-)
-_input_format_option = click.option(
-    "--input-format",
-    type=click.Choice(["html", "txt", "eml"]),
-    help="Read every input as this (default: by extension, .eml a message, .txt plain text,"
-    " else HTML; stdin is HTML).",
-)
-_stdin_filename_option = click.option(
-    "--stdin-filename",
-    metavar="NAME",
-    help="The name of the document read from - (stdin): its attribution and its name in messages.",
-)
-_context_option = click.option(
-    "--context",
-    metavar="VALUE",
-    help="The attribution every tracking link carries (a campaign or message id), instead of"
-    " the rules' (never an email address: anyone holding a link can read it).",
-)
-_preload_option = click.option(
-    "--preload-list",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A Chromium transport_security_state_static.json to use instead of the bundled list.",
-)
+def _register() -> None:
+    from rewriter.cli.init import init
+    from rewriter.cli.inspect import check, links
+    from rewriter.cli.resolve import resolve
+    from rewriter.cli.rewrite import rewrite
+
+    for command in (rewrite, links, check, resolve, init):
+        main.add_command(command)
 
 
-@main.command()
-@click.argument("paths", nargs=-1, required=True)
-@_rules_option
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write the rewritten tree under this folder.")  # fmt: skip
-@click.option("--in-place", is_flag=True, help="Rewrite the files themselves (atomically).")
-@click.option("--check", is_flag=True, help="Write nothing; exit 1 if anything would change.")
-@click.option("--diff", is_flag=True, help="Write nothing; print a unified diff.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write one JSON object per link to this file.")  # fmt: skip
-@_include_option
-@_exclude_option
-@_preload_option
-@_input_format_option
-@click.option("--workers", type=click.IntRange(min=1),
-              help="Worker processes (default: the processors this process may use).")  # fmt: skip
-@click.option("--no-cache", is_flag=True, help="Process every file, even those unchanged.")
-@click.option("--fast", is_flag=True,
-              help="Skip the independent safety check; keep the byte comparison.")  # fmt: skip
-@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
-@_stdin_filename_option
-@_context_option
-@click.option("--no-annotate", is_flag=True,
-              help="No status attribute (the copy that is sent); removes ours.")  # fmt: skip
-def rewrite(
-    paths: tuple[str, ...],
-    rules_path: Path | None,
-    out_dir: Path | None,
-    in_place: bool,
-    check: bool,
-    diff: bool,
-    report_path: Path | None,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    preload_list: Path | None,
-    input_format: str | None,
-    workers: int | None,
-    no_cache: bool,
-    fast: bool,
-    quiet: bool,
-    stdin_filename: str | None,
-    context: str | None,
-    no_annotate: bool,
-) -> None:
-    """Rewrite every outbound link in PATHS (files, folders, or - for stdin to stdout)."""
-    from rewriter.cli import commands
-
-    mode = _write_mode(paths, out_dir, in_place, check, diff)
-    _stdin_only(paths, stdin_filename)
-    code = commands.rewrite(
-        commands.RewriteOptions(
-            paths=paths,
-            rules_path=rules_path,
-            mode=mode,
-            out_dir=out_dir,
-            report_path=report_path,
-            include=include,
-            exclude=exclude,
-            preload_list=preload_list,
-            quiet=quiet,
-            workers=workers,
-            use_cache=not no_cache,
-            fast=fast,
-            input_format=input_format,
-            stdin_filename=stdin_filename,
-            context=context,
-            annotate=not no_annotate,
-        )
-    )
-    sys.exit(code)
-
-
-def _stdin_only(paths: Sequence[str], stdin_filename: str | None) -> None:
-    if stdin_filename is not None and list(paths) != ["-"]:
-        raise UsageFailure("--stdin-filename names the document read from -: give - as the path")
-
-
-def _write_mode(
-    paths: Sequence[str], out_dir: Path | None, in_place: bool, check: bool, diff: bool
-) -> str:
-    chosen = [
-        name
-        for name, on in (
-            ("--out", out_dir is not None),
-            ("--in-place", in_place),
-            ("--check", check),
-            ("--diff", diff),
-        )
-        if on
-    ]
-    if len(chosen) > 1:
-        raise UsageFailure(f"choose one of {', '.join(chosen)}")
-    if "-" in paths:
-        if len(paths) > 1:
-            raise UsageFailure("- (stdin) cannot be combined with other paths")
-        if out_dir is not None or in_place:
-            raise UsageFailure("- (stdin) writes to stdout: --out and --in-place do not apply")
-        return "check" if check else "diff" if diff else "stdout"
-    if not chosen:
-        raise UsageFailure(
-            "say where the output goes: --out DIR or --in-place (or --check, --diff)"
-        )
-    return chosen[0].lstrip("-")
-
-
-@main.command()
-@click.argument("paths", nargs=-1, required=True)
-@_rules_option
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "ndjson", "csv", "html"]),
-              help="Output format (default: table on a terminal, else ndjson).")  # fmt: skip
-@_include_option
-@_exclude_option
-@_preload_option
-@_input_format_option
-@_stdin_filename_option
-@_context_option
-def links(
-    paths: tuple[str, ...],
-    rules_path: Path | None,
-    fmt: str | None,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    preload_list: Path | None,
-    input_format: str | None,
-    stdin_filename: str | None,
-    context: str | None,
-) -> None:
-    """List every link in PATHS (or - for stdin) with its action, status and reasons."""
-    from rewriter.cli import commands
-
-    _stdin_only(paths, stdin_filename)
-    options = commands.InspectOptions(
-        paths, rules_path, preload_list, include, exclude, stdin_filename, context, input_format
-    )
-    sys.exit(commands.links(options, fmt))
-
-
-@main.command()
-@click.argument("paths", nargs=-1, required=True)
-@_rules_option
-@click.option("--fail-on", default="broken", show_default=True,
-              help="Comma-separated statuses and notice codes that fail the check besides broken"
-                   " (which always does): unknown, insecure, secure-after-first-visit, secure;"
-                   " unverified, clip, max-links, url-length, https-possible,"
-                   " certificate-expired, certificate-expiring, certificate-overdue.")  # fmt: skip
-@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Judge certificate dates as of this day (default: today).")  # fmt: skip
-@_include_option
-@_exclude_option
-@_preload_option
-@_input_format_option
-@_stdin_filename_option
-@_context_option
-def check(
-    paths: tuple[str, ...],
-    rules_path: Path | None,
-    fail_on: str,
-    as_of: datetime.datetime | None,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    preload_list: Path | None,
-    input_format: str | None,
-    stdin_filename: str | None,
-    context: str | None,
-) -> None:
-    """Fail (exit 1) when a click on a link in PATHS (or - for stdin) would not be served as
-    required; needs no key."""
-    from rewriter.cli import commands
-    from rewriter.status.notices import parse_fail_on
-
-    try:
-        chosen = parse_fail_on(fail_on)
-    except ValueError as error:
-        raise UsageFailure(f"--fail-on: {error}") from None
-    _stdin_only(paths, stdin_filename)
-    day = as_of.date() if as_of is not None else datetime.date.today()
-    options = commands.InspectOptions(
-        paths, rules_path, preload_list, include, exclude, stdin_filename, context, input_format
-    )
-    sys.exit(commands.check(options, chosen, day))
-
-
-@main.command()
-@click.argument("urls", nargs=-1, required=True)
-@_rules_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True,
-              help="text: link<TAB>destination; json: one object per link.")  # fmt: skip
-def resolve(urls: tuple[str, ...], rules_path: Path | None, fmt: str) -> None:
-    """Print the destination of each tracking link (a URL, a bare token, or - to read one per
-    line from stdin); exit 1 if any is forged, altered, foreign or signed by an unknown key."""
-    from rewriter.cli import commands
-
-    sys.exit(commands.resolve(urls, rules_path, fmt))
-
-
-@main.command()
-@click.option("--domain", default="go.example.com", show_default=True,
-              help="Your branded tracking domain.")  # fmt: skip
-@click.option("--rules-file", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("rewriter.yaml"), show_default=True)  # fmt: skip
-@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("rewriter.keys"), show_default=True)  # fmt: skip
-def init(domain: str, rules_file: Path, key_file: Path) -> None:
-    """Write a starter rules file and a fresh key file (mode 0600); never overwrites."""
-    from rewriter.cli import commands
-
-    sys.exit(commands.init(domain, rules_file, key_file))
-
-
-def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
-    click.echo(f"rewriter: {message}", err=True)
-    sys.exit(code)
+_register()

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import click
 
 from rewriter.batch.fsio import write_atomic
-from rewriter.batch.report import ExitCode
-from rewriter.cli.commands import CommandError, InspectOptions, _inspector
-from rewriter.cli.main import _exclude_option, _include_option, _preload_option, _rules_option
+from rewriter.batch.report import FileState as ReportState
+from rewriter.batch.report import Report
+from rewriter.cli.common import (
+    CommandError,
+    color_option,
+    exclude_option,
+    include_option,
+    preload_option,
+    rules_option,
+    wants_colour,
+)
+from rewriter.cli.inspect import InspectOptions, inspector
 from rewriter.diff import render
 from rewriter.diff.run import FileDiff, FileState, Summary, diff_pairs
 from rewriter.diff.trees import pairs
@@ -21,16 +29,15 @@ from rewriter.pages.report import diff_page
 @click.command("diff")
 @click.argument("old", type=click.Path(exists=True, path_type=Path))
 @click.argument("new", type=click.Path(exists=True, path_type=Path))
-@_rules_option
+@rules_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "ndjson"]), default="text",
               show_default=True, help="Output format.")  # fmt: skip
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write a self-contained HTML page of the diff to this file.")  # fmt: skip
-@_include_option
-@_exclude_option
-@_preload_option
-@click.option("--color/--no-color", "color", default=None,
-              help="Colour the text (default: on a terminal, unless NO_COLOR is set).")  # fmt: skip
+@include_option
+@exclude_option
+@preload_option
+@color_option
 def diff(
     old: Path,
     new: Path,
@@ -62,18 +69,20 @@ def run(
     color: bool | None,
 ) -> int:
     try:
-        _, engine, preload = _inspector(InspectOptions((), rules_path, preload_list))
+        texts = html_path is not None or fmt != "text"  # the text output shows no link text
+        _, engine, preload = inspector(
+            InspectOptions((), rules_path, preload_list), link_texts=texts
+        )
     except CommandError as error:
         click.echo(f"rewriter: {error}", err=True)
         return error.code
-    engine.link_texts = html_path is not None or fmt != "text"
     writer: render.TextWriter | render.JsonWriter | render.NdjsonWriter
     if fmt == "json":
         writer = render.JsonWriter(sys.stdout)
     elif fmt == "ndjson":
         writer = render.NdjsonWriter(sys.stdout)
     else:
-        writer = render.TextWriter(sys.stdout, colour=_colour(color))
+        writer = render.TextWriter(sys.stdout, colour=wants_colour(color))
     page = _Page(html_path, preload) if html_path is not None else None
     summary = Summary()
     for item in diff_pairs(pairs(old, new, include, exclude), engine):
@@ -88,15 +97,9 @@ def run(
         click.echo(render.summary_line(summary), err=True)
     if page is not None:
         page.write(summary)
-    if summary.files[FileState.FAILED]:
-        return ExitCode.FAILED
-    return ExitCode.FINDINGS if summary.visible else ExitCode.OK
-
-
-def _colour(option: bool | None) -> bool:
-    if option is not None:
-        return option
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    report = Report(findings=int(summary.visible))
+    report.files[ReportState.FAILED] = summary.files[FileState.FAILED]
+    return report.exit_code
 
 
 class _Page:
