@@ -22,12 +22,13 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	REWRITER_KEYS="$$(cat rules/demo.keys.txt)" $(BIN)/rewriter rewrite samples --rules rules/example.yaml --out out --report out/report.ndjson
-	$(BIN)/rewriter links samples --rules rules/example.yaml --format table
+	REWRITER_KEYS="$$(cat rules/demo.keys.txt)" $(BIN)/rewriter rewrite samples/order-shipped.eml --rules rules/example.yaml --out out
+	$(BIN)/rewriter links samples samples/order-shipped.eml --rules rules/example.yaml --format table
 	REWRITER_KEYS="$$(cat rules/demo.keys.txt)" $(BIN)/rewriter diff samples out --rules rules/example.yaml \
 	  --exclude report.html
 	$(BIN)/rewriter links samples --rules rules/example.yaml --format html > out/report.html
 	@echo "wrote out/report.html (open it in a browser)"
-	$(BIN)/rewriter check samples --rules rules/example.yaml \
+	$(BIN)/rewriter check samples samples/order-shipped.eml --rules rules/example.yaml \
 	  || echo "(check exits 1 above: the samples hold links whose clicks would break, on purpose)"
 
 lint: $(STAMP)

@@ -99,9 +99,11 @@ class TableWriter(LinkWriter):
         stream.write(self._style("  " + header, bold=True) + "\n")
 
     def write(self, records: Sequence[LinkRecord]) -> None:
-        if records:
-            self.stream.write(self._style(records[0].file or "-", bold=True) + "\n")
+        heading: str | None = None
         for record in records:
+            if (record.file or "-") != heading:  # a message's parts each get their own
+                heading = record.file or "-"
+                self.stream.write(self._style(heading, bold=True) + "\n")
             self.stream.write("  " + self._row(record) + "\n")
 
     def _row(self, record: LinkRecord) -> str:

@@ -174,6 +174,14 @@ class _PreloadListPath(click.Path):
         return super().convert(value, param, ctx)
 
 
+input_format_option = click.option(
+    "--input-format",
+    type=click.Choice(["html", "txt", "eml"]),
+    help="Read every input as this (default: by extension, .eml a message, .txt plain text,"
+    " else HTML; stdin is HTML).",
+)
+
+
 preload_option = click.option(
     "--preload-list",
     type=_PreloadListPath(dir_okay=False, path_type=Path),

@@ -3,6 +3,7 @@ inspect mode (nothing is written), their links listed or judged."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import shutil
@@ -23,6 +24,7 @@ from rewriter.cli.common import (
     err,
     exclude_option,
     include_option,
+    input_format_option,
     load_rules,
     nothing_found,
     plural,
@@ -53,6 +55,7 @@ class InspectOptions:
     exclude: Sequence[str] = ()
     stdin_filename: str | None = None  # `-`'s name: attribution and messages
     context: str | None = None  # the attribution of every link, instead of the rules'
+    input_format: str | None = None  # html | txt | eml; None: by extension (stdin: html)
 
 
 @click.command()
@@ -65,6 +68,7 @@ class InspectOptions:
 @preload_option
 @stdin_filename_option
 @context_option
+@input_format_option
 def links(paths: tuple[str, ...], fmt: str | None, **options: object) -> None:
     """List every link in PATHS (or - for stdin) with its action, status and reasons."""
     stdin_only(paths, options["stdin_filename"])  # type: ignore[arg-type]
@@ -86,6 +90,7 @@ def links(paths: tuple[str, ...], fmt: str | None, **options: object) -> None:
 @preload_option
 @stdin_filename_option
 @context_option
+@input_format_option
 @click.option("--probe", is_flag=True,
               help="Probe the rules' hosts first; judge with what they serve.")  # fmt: skip
 @click.option("--connect-to", multiple=True, metavar="HOST:PORT:ADDR:PORT",
@@ -149,15 +154,16 @@ def _outcomes(engine: Rewriter, options: InspectOptions) -> Iterator[FileOutcome
     from rewriter.batch.process import failed_outcome, process
     from rewriter.batch.sources import PathError, StdinSource, iter_sources
 
+    job = dataclasses.replace(INSPECT, input_format=options.input_format)
     if list(options.paths) == ["-"]:
         yield process(StdinSource(sys.stdin.buffer.read(), options.stdin_filename or "-"),
-                      engine, INSPECT)  # fmt: skip
+                      engine, job)  # fmt: skip
         return
     for item in iter_sources(options.paths, options.include, options.exclude):
         if isinstance(item, PathError):
             yield failed_outcome(item.display, item.reason)
         else:
-            yield process(item, engine, INSPECT)
+            yield process(item, engine, job)
 
 
 def run_links(options: InspectOptions, fmt: str | None) -> int:

@@ -21,6 +21,7 @@ from rewriter.cli.common import (
     err,
     exclude_option,
     include_option,
+    input_format_option,
     load_rules,
     nothing_found,
     preload_label,
@@ -61,6 +62,7 @@ class RewriteOptions:
     fast: bool = False
     stdin_filename: str | None = None  # `-`'s name: attribution and messages
     context: str | None = None  # the attribution of every link, instead of the rules'
+    input_format: str | None = None  # html | txt | eml; None: by extension (stdin: html)
     annotate: bool = True  # False: no status attribute (the copy that is sent)
     colour: bool = False  # colour the diff (--color, or a terminal without NO_COLOR)
 
@@ -90,6 +92,7 @@ class RewriteOptions:
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @stdin_filename_option
 @context_option
+@input_format_option
 @click.option("--no-annotate", is_flag=True,
               help="No status attribute (the copy that is sent); removes ours.")  # fmt: skip
 @color_option
@@ -163,6 +166,7 @@ def _rewrite(options: RewriteOptions, report: Report) -> None:
         safe=not options.fast,
         keep_links=options.report_path is not None,
         fingerprints=_uses_cache(options),
+        input_format=options.input_format,
     )
     if options.stdin:
         _rewrite_stdin(engine, job, options, report, preload)
@@ -227,7 +231,8 @@ def _rewrite_stdin(
     stdin = sys.stdin.buffer
     head = stdin.read(STDIN_BUFFER_LIMIT + 1)
     with ReportFile(options.report_path, preload_label(preload)) as report_file:
-        if len(head) > STDIN_BUFFER_LIMIT and job.mode is Mode.STDOUT:
+        streams = options.input_format in (None, "html")  # a message or text is read whole
+        if len(head) > STDIN_BUFFER_LIMIT and job.mode is Mode.STDOUT and streams:
             from rewriter.cli.stream import stream_stdin
 
             stream_stdin(engine, job, name, head, stdin, report, report_file, options.quiet)

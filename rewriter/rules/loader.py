@@ -35,9 +35,11 @@ from rewriter.rules.model import (
     ClickTracker,
     ClientIp,
     ContextMode,
+    DkimPolicy,
     HostFacts,
     HstsPolicy,
     KeySource,
+    MailSettings,
     MarkerMatch,
     NoTrackMarker,
     Rules,
@@ -64,6 +66,7 @@ ACCEPTED_KEYS: dict[str, tuple[str, ...]] = {
         "preload_list",
         "checks",
         "clicks",
+        "messages",
     ),
     "tracking": ("domain", "scheme", "path", "legacy_domains", "context", "campaign"),
     "keys": ("file", "env"),
@@ -100,6 +103,7 @@ ACCEPTED_KEYS: dict[str, tuple[str, ...]] = {
         "burst_seconds",
         "duplicate_seconds",
     ),
+    "messages": ("dkim_signed", "relay_networks", "max_message_bytes"),
 }
 
 WARNING_CODES: tuple[str, ...] = ("clip", "max-links", "url-length", "https-possible")
@@ -112,6 +116,7 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "checks.fail_on[]": WARNING_CODES,
     "preload_list.source": ("bundled", "fetched"),
     "clicks.client_ip": tuple(mode.value for mode in ClientIp),
+    "messages.dkim_signed": tuple(policy.value for policy in DkimPolicy),
 }
 
 _TAG = "tag:yaml.org,2002:"
@@ -703,6 +708,8 @@ class _Walker:
             changes["checks"] = self.checks(top["checks"])
         if "clicks" in top:
             changes["clicks"] = self.clicks(top["clicks"])
+        if "messages" in top:
+            changes["mail"] = self.messages(top["messages"])
         return Rules(**changes, source=self.path)
 
     def tracking(self, node: Node) -> dict[str, Any]:
@@ -1041,6 +1048,35 @@ class _Walker:
                 raise self.fail(item, key, "must be printable text: a part of a User-Agent")
             patterns.append(pattern)
         return _unique(tuple(patterns))
+
+    # --- whole messages and the relay
+
+    def messages(self, node: Node) -> MailSettings:
+        section = self.section(node, "messages", "messages")
+        out: dict[str, Any] = {}
+        if "dkim_signed" in section:
+            choices = ENUMS["messages.dkim_signed"]
+            choice = self.choice(section["dkim_signed"], "messages.dkim_signed", choices)
+            out["dkim_signed"] = DkimPolicy(choice)
+        if "relay_networks" in section:
+            out["relay_networks"] = tuple(
+                self.network(item, key)
+                for key, item in self.items(section["relay_networks"], "messages.relay_networks")
+            )
+        if "max_message_bytes" in section:
+            key = "messages.max_message_bytes"
+            out["max_message_bytes"] = self.integer(section["max_message_bytes"], key, 1024)
+        return MailSettings(**out)
+
+    def network(self, node: Node, key: str) -> str:
+        import ipaddress
+
+        text = self.string(node, key)
+        try:
+            return str(ipaddress.ip_network(text, strict=True))
+        except ValueError as error:
+            message = f"not a network like 10.0.0.0/8 or ::1/128 ({error})"
+            raise self.fail(node, key, message) from None
 
 
 _T = TypeVar("_T")

@@ -175,7 +175,30 @@ class KeySource:
 class ContextMode(StrEnum):
     PATH = "path"  # the template's path relative to the folder given
     CAMPAIGN = "campaign"  # `Rules.campaign`
+    MESSAGE = "message"  # a message's X-Rewriter-Context, else a digest of its Message-ID
     NONE = "none"
+
+
+# --- whole messages and the relay (`messages:` in the rules)
+
+
+class DkimPolicy(StrEnum):
+    """What to do with a message that already carries a DKIM-Signature."""
+
+    REFUSE = "refuse"  # a failed file; the relay answers 550 5.7.0
+    WARN = "warn"  # rewrite anyway (the signature will not verify), with a warning
+
+
+DEFAULT_RELAY_NETWORKS: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+
+
+@dataclass(frozen=True, slots=True)
+class MailSettings:
+    """Messages (`.eml`) and the SMTP relay."""
+
+    dkim_signed: DkimPolicy = DkimPolicy.REFUSE
+    relay_networks: tuple[str, ...] = DEFAULT_RELAY_NETWORKS  # clients the relay serves (CIDR)
+    max_message_bytes: int = 25 << 20  # the relay's SIZE limit, advertised in EHLO
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +223,7 @@ class Rules:
     preload_list: Path | None = None
     preload_list_max_age_days: int = 180
     checks: Checks = field(default_factory=Checks)
+    mail: MailSettings = field(default_factory=MailSettings)
     clicks: ClickSettings = field(default_factory=ClickSettings)
     source: Path | None = None  # the file these rules were read from
 
