@@ -189,7 +189,7 @@ def _decode_symbols(data: bytes, max_symbols: int) -> bytes:
     this way). tests/test_codec_table.py checks it against the bit-by-bit decoder."""
     emitted, following, padding_states = _byte_tables()
     state = 0
-    parts = []
+    parts: list[bytes] = []
     append = parts.append
     for byte in data:
         index = state | byte
