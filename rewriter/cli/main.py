@@ -26,7 +26,9 @@ class UsageFailure(click.UsageError):
 
 # Commands of the larger layers, imported only when named: the pre-send path (`rewrite -`,
 # `check -`) must not pay for the service, the relay or the probe at every start.
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "serve": "rewriter.serve.command:serve",
+}
 
 
 class _Commands(click.Group):

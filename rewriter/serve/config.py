@@ -1,0 +1,92 @@
+"""Everything a request needs, read once from the rules (and on SIGHUP), never on the hot path:
+the rules, the key ring, the hosts served, the HSTS header per host, the kill switch, the
+legacy link map and the trusted proxies. Immutable: a reload builds a new one and swaps it in."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from rewriter.rules.model import CertificateState, HstsPolicy, Rules
+from rewriter.serve.hosts import HostMatcher
+from rewriter.serve.legacymap import EMPTY_MAP, LegacyLinkMap, LegacyMapError, load_legacy_map
+from rewriter.tokens.keys import KeyRing
+from rewriter.web.globs import GlobSet
+
+RULES_ENV = "REWRITER_RULES"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ServiceError(Exception):
+    """The service cannot start (or reload) with these rules: the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    rules: Rules
+    ring: KeyRing
+    hosts: HostMatcher
+    hsts: dict[str, str]  # host -> Strict-Transport-Security value
+    upgrade: frozenset[str]  # hosts whose plain-HTTP requests get a 308 to HTTPS
+    withdrawn_hosts: GlobSet
+    withdrawn_urls: GlobSet
+    legacy_map: LegacyLinkMap
+    trusted_proxies: tuple[Network, ...]
+    token_prefix: str  # "/l/"
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(self.ring.keys)
+
+
+def hsts_value(policy: HstsPolicy) -> str:
+    value = f"max-age={policy.max_age}"
+    if policy.include_subdomains:
+        value += "; includeSubDomains"
+    if policy.preload_directive:
+        value += "; preload"
+    return value
+
+
+def load_config(rules_path: Path) -> ServiceConfig:
+    """Read the rules, the keys and the legacy link map. Raises ServiceError."""
+    from rewriter.batch.factory import SetupError, load_ring
+    from rewriter.rules.loader import RulesError, load_rules
+
+    try:
+        rules = load_rules(rules_path)
+        ring = load_ring(rules)
+    except (RulesError, SetupError) as error:
+        raise ServiceError(str(error)) from None
+    return build_config(rules, ring)
+
+
+def build_config(rules: Rules, ring: KeyRing) -> ServiceConfig:
+    settings = rules.serve
+    legacy_map = EMPTY_MAP
+    if settings.legacy_link_map is not None:
+        try:
+            legacy_map = load_legacy_map(settings.legacy_link_map)
+        except LegacyMapError as error:
+            raise ServiceError(f"serve.legacy_link_map: {error}") from None
+    upgrade = frozenset(
+        facts.name
+        for facts in rules.hosts
+        if facts.upgrade_insecure
+        and facts.certificate is not None
+        and facts.certificate.state is CertificateState.ACTIVE
+    )
+    return ServiceConfig(
+        rules=rules,
+        ring=ring,
+        hosts=HostMatcher(rules),
+        hsts={facts.name: hsts_value(facts.hsts) for facts in rules.hosts if facts.hsts},
+        upgrade=upgrade,
+        withdrawn_hosts=GlobSet(settings.kill_switch.hosts),
+        withdrawn_urls=GlobSet(settings.kill_switch.urls),
+        legacy_map=legacy_map,
+        trusted_proxies=tuple(ipaddress.ip_network(n) for n in settings.trusted_proxies),
+        token_prefix=rules.path + "/",
+    )
