@@ -30,9 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from rewriter.serve.app import TrackingApp
 from rewriter.serve.config import ServiceError, load_config
+from rewriter.serve.request import MAX_HEADERS_BYTES, MAX_TARGET_BYTES
 from rewriter.serve.tls import (
     CertificateError,
     CertificatePair,
@@ -292,13 +294,11 @@ class _Worker:
         return 0
 
     def _config(self, tls: bool) -> uvicorn.Config:
-        # httptools has no limit of its own on the request line or on the headers, so the
-        # application's 414 and 431 answer first, whatever the size.
         sni = self.sni
         return uvicorn.Config(
             self.app,  # type: ignore[arg-type]
             interface="asgi3",
-            http="httptools",
+            http=_BoundedHttpTools,
             lifespan="off",  # the worker closes the app itself, once for all its servers
             access_log=False,  # the application writes its own, without tokens
             proxy_headers=False,  # the application believes only the rules' trusted proxies
@@ -326,6 +326,27 @@ class _Worker:
             say(f"worker {os.getpid()}: reload refused: {error}")
             return
         say(f"worker {os.getpid()} reloaded: keys {', '.join(config.key_ids)}")
+
+
+class _BoundedHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol with bounded memory, and the application answering 414 and
+    431 whatever the sizes. httptools has no limits of its own, but its URL parser fails (400)
+    on a target of 64 KiB or more; so only the first 8 KiB + 1 bytes of a target are kept (the
+    application sees a target too long and answers 414), and header fields stop being kept once
+    there are more than twice the application's limit (it answers 431)."""
+
+    def on_url(self, url: bytes) -> None:
+        if len(self.url) <= MAX_TARGET_BYTES:
+            self.url = (self.url + url)[: MAX_TARGET_BYTES + 1]
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._header_bytes = 0
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes <= 2 * MAX_HEADERS_BYTES or name.lower() == b"host":
+            super().on_header(name, value[: 2 * MAX_HEADERS_BYTES])
 
 
 class _QuietServer(uvicorn.Server):
