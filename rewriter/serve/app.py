@@ -47,11 +47,12 @@ class TrackingApp:
         self,
         rules_path: Path,
         *,
+        config: ServiceConfig | None = None,
         recorder: Recorder | None = None,
         access_log: bool = True,
     ) -> None:
         self.rules_path = rules_path
-        self.config: ServiceConfig = load_config(rules_path)
+        self.config: ServiceConfig = config or load_config(rules_path)
         _warm_up()
         self.recorder: Recorder = recorder or LogLineRecorder(sys.stderr)
         self._access: LineWriter[AccessEntry] | None = (

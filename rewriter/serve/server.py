@@ -33,7 +33,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from rewriter.serve.app import TrackingApp
-from rewriter.serve.config import ServiceError, load_config
+from rewriter.serve.config import ServiceConfig, ServiceError, load_config
 from rewriter.serve.request import MAX_HEADERS_BYTES, MAX_TARGET_BYTES
 from rewriter.serve.tls import (
     CertificateError,
@@ -91,6 +91,16 @@ def say(message: str) -> None:
 
 def run(options: ServeOptions) -> int:
     """Start the service and return its exit code once it stops."""
+    # Signals wait until the supervisor reads them: from the first address printed, a SIGHUP
+    # or SIGTERM must not kill the process with the default action.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        return _start(options)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _start(options: ServeOptions) -> int:
     try:
         config = load_config(options.rules_path)
     except ServiceError as error:
@@ -114,7 +124,7 @@ def run(options: ServeOptions) -> int:
         f"{options.workers} worker(s), keys {', '.join(config.key_ids)}; "
         f"tracking {config.rules.tracking_prefix}"
     )
-    return _Supervisor(options, sockets, certificates).run()
+    return _Supervisor(options, sockets, config, certificates).run()
 
 
 def _checked_certificates(options: ServeOptions, rules: object) -> list[LoadedCertificate]:
@@ -150,13 +160,13 @@ def _bind(listener: Listener) -> socket.socket:
 class _Supervisor:
     options: ServeOptions
     sockets: list[socket.socket]
+    config: ServiceConfig  # the last one checked: a new worker starts with it
     certificates: list[LoadedCertificate]
     children: dict[int, float] = field(default_factory=dict)  # pid -> start time
     stopping: bool = False
     quick_deaths: int = 0
 
     def run(self) -> int:
-        signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
         try:
             for _ in range(self.options.workers):
                 self._spawn()
@@ -170,8 +180,8 @@ class _Supervisor:
         if pid == 0:  # the worker
             code = 1
             try:
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
-                code = _Worker(self.options, self.sockets, self.certificates).run()
+                worker = _Worker(self.options, self.sockets, self.config, self.certificates)
+                code = worker.run()
             except BaseException as error:  # never let a worker run the supervisor's code
                 say(f"worker {os.getpid()} failed: {error!r}")
             finally:
@@ -232,11 +242,13 @@ class _Supervisor:
     def _reload(self) -> None:
         try:
             config = load_config(self.options.rules_path)
-            if self.certificates:
-                self.certificates = _checked_certificates(self.options, config.rules)
+            certificates = self.certificates
+            if certificates:
+                certificates = _checked_certificates(self.options, config.rules)
         except (ServiceError, CertificateError) as error:
             say(f"reload refused, still serving the previous configuration: {error}")
             return
+        self.config, self.certificates = config, certificates
         say(f"reloading: keys {', '.join(config.key_ids)}")
         for pid in self.children:
             _kill(pid, signal.SIGHUP)
@@ -254,10 +266,12 @@ class _Worker:
         self,
         options: ServeOptions,
         sockets: list[socket.socket],
+        config: ServiceConfig,
         certificates: list[LoadedCertificate],
     ) -> None:
         self.options = options
         self.sockets = sockets
+        self.config = config
         self.sni = SniContexts(certificates) if certificates else None
         self.app: TrackingApp | None = None
         self.servers: list[_QuietServer] = []
@@ -266,11 +280,7 @@ class _Worker:
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
             logging.getLogger(name).setLevel(logging.WARNING)
         logging.basicConfig(stream=sys.stderr, format="rewriter: %(message)s")
-        try:
-            app = self.app = TrackingApp(self.options.rules_path)
-        except ServiceError as error:
-            say(f"worker {os.getpid()}: {error}")
-            return USAGE_ERROR
+        app = self.app = TrackingApp(self.options.rules_path, config=self.config)
         loop = _new_event_loop()
         asyncio.set_event_loop(loop)
         self.servers = [
@@ -279,6 +289,9 @@ class _Worker:
         for signo in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signo, self._stop)
         loop.add_signal_handler(signal.SIGHUP, self._reload)
+        # Blocked since the supervisor started: a signal sent before the handlers existed is
+        # delivered now, to them, instead of killing the worker.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
         try:
             loop.run_until_complete(
                 asyncio.gather(
