@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench fuzz clean
+.PHONY: demo test lint typecheck unit bench bench-serve fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +17,11 @@ demo: $(STAMP)
 	$(BIN)/rewriter links samples --rules rules/example.yaml --format table
 	$(BIN)/rewriter check samples --rules rules/example.yaml \
 	  || echo "(check exits 1 above: the samples hold links whose clicks would break, on purpose)"
+	REWRITER_KEYS="$$(cat rules/demo.keys.txt)" $(BIN)/python scripts/serve_demo.py out rules/example.yaml
 
 lint: $(STAMP)
-	$(BIN)/ruff check rewriter tests bench
-	$(BIN)/ruff format --check rewriter tests bench
+	$(BIN)/ruff check rewriter tests bench scripts
+	$(BIN)/ruff format --check rewriter tests bench scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -33,6 +34,17 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py
+
+# The service against a hello-world app on the same server and nginx `return 302`, under wrk.
+# Debian's nginx and wrk are installed here when missing and possible (root, apt-get); without
+# them the benchmark uses its own load client and skips nginx.
+bench-serve: $(STAMP)
+	@if ! command -v wrk >/dev/null || ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get install -y -qq nginx wrk >/dev/null 2>&1 || echo "(apt-get could not install nginx and wrk)"; \
+	  else echo "(nginx and wrk not installable here: own load client, no nginx)"; fi; \
+	fi
+	$(BIN)/python bench/serve.py
 
 fuzz: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,fuzz]'
