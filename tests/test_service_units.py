@@ -189,6 +189,26 @@ def test_the_log_line_recorder_writes_one_json_object_per_click(tmp_path: Path) 
     assert recorder.dropped == 1
 
 
+def test_a_click_line_is_json_holding_every_field_of_the_click() -> None:
+    import dataclasses
+
+    from rewriter.clicks.logline import click_line
+
+    odd = dataclasses.replace(
+        click(1), user_agent='quote " backslash \\ tab \t nul \x00 é ✓', client=None, key_id=None
+    )
+    parsed = json.loads(click_line(odd))
+    for field in dataclasses.fields(Click):
+        value = getattr(odd, field.name)
+        expected = (
+            value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            if field.name == "time"
+            else value
+        )
+        assert parsed[field.name] == expected, field.name
+    assert parsed["event"] == "click"
+
+
 def test_the_recorder_drops_instead_of_blocking_when_its_queue_is_full() -> None:
     read, write = os.pipe()
     stream = io.TextIOWrapper(io.FileIO(write, "w"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -67,6 +68,12 @@ def from_asgi(scope: Mapping[str, Any], trusted: Sequence[object]) -> Request:
 
 
 def _in(address: str, networks: Sequence[object]) -> bool:
+    return _in_cached(address, tuple(networks))
+
+
+@functools.lru_cache(maxsize=4096)
+def _in_cached(address: str, networks: tuple[object, ...]) -> bool:
+    """Parsing an address costs microseconds; the addresses seen repeat (proxies, clients)."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -194,7 +194,7 @@ def _decode_symbols(data: bytes, max_symbols: int) -> bytes:
     for byte in data:
         index = state | byte
         append(emitted[index])
-        state = following[index]
+        state = following[index] << 8
     symbols = b"".join(parts)
     if len(symbols) > max_symbols:
         raise CodecError("stream decodes to too many bytes")
@@ -204,12 +204,12 @@ def _decode_symbols(data: bytes, max_symbols: int) -> bytes:
 
 
 @cache
-def _byte_tables() -> tuple[list[bytes], list[int], frozenset[int]]:
+def _byte_tables() -> tuple[list[bytes], bytes, frozenset[int]]:
     """Indexed by (node << 8 | input byte), where a node is an inner node of the code tree (0:
-    the root, where every symbol starts): the symbols the byte completes, and the node it ends in
-    (shifted left by 8, ready to index again); then the nodes a valid stream may end in, those
-    reached from the root by fewer than 8 one bits (the padding). Equal outputs share one object,
-    so the tables stay small enough for the processor's caches."""
+    the root, where every symbol starts; there are 255): the symbols the byte completes, and the
+    node it ends in (one byte each: 64 KiB that stay in the processor's cache); then the nodes a
+    valid stream may end in (shifted left by 8), those reached from the root by fewer than 8 one
+    bits (the padding). Equal outputs share one object."""
     children = _code_tree()
     shifted = [node << 8 for node in range(len(children))]
     nibbles = [
@@ -217,20 +217,20 @@ def _byte_tables() -> tuple[list[bytes], list[int], frozenset[int]]:
     ]
     shared: dict[bytes, bytes] = {}
     emitted: list[bytes] = []
-    following: list[int] = []
+    following = bytearray()
     for start in range(len(children)):
         for high_out, middle in nibbles[start]:
             for low_out, end in nibbles[middle]:
                 out = high_out + low_out
                 emitted.append(shared.setdefault(out, out))
-                following.append(shifted[end])
+                following.append(end)
     padding = [0]
     for _ in range(7):
         child = children[padding[-1] >> 8][1]
         if child < 0:
             break
         padding.append(shifted[child])
-    return emitted, following, frozenset(padding)
+    return emitted, bytes(following), frozenset(padding)
 
 
 def _walk(children: list[list[int]], node: int, nibble: int) -> tuple[bytes, int]:
