@@ -15,21 +15,20 @@ MAX_USER_AGENT = 256
 # Click ids: 32 hex digits, like a uuid4's, made of 64 random bits drawn once per process and a
 # counter: unique across processes and restarts, without a getrandom call per click (which
 # cost more than verifying the token under load).
-_ID_PREFIX = os.urandom(8).hex()
-_ID_COUNTER = itertools.count()
+class _ClickIds:
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)  # workers are forked
+
+    def reseed(self) -> None:
+        self.prefix = os.urandom(8).hex()
+        self.counter = itertools.count()
+
+    def new(self) -> str:
+        return f"{self.prefix}{next(self.counter):016x}"
 
 
-def _reseed_after_fork() -> None:
-    global _ID_PREFIX, _ID_COUNTER
-    _ID_PREFIX = os.urandom(8).hex()
-    _ID_COUNTER = itertools.count()
-
-
-os.register_at_fork(after_in_child=_reseed_after_fork)
-
-
-def new_click_id() -> str:
-    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+new_click_id = _ClickIds().new
 
 
 def make_click(
