@@ -107,10 +107,13 @@ def hello_world(workers: int, folder: Path) -> Iterator[tuple[int, str, str, int
 
 
 @contextmanager
-def service(workers: int, folder: Path, token: str) -> Iterator[tuple[int, str, str, int]]:
+def service(
+    workers: int, folder: Path, token: str, cache: int = 10_000
+) -> Iterator[tuple[int, str, str, int]]:
     log = folder / "service.stderr"
     args = [sys.executable, "-m", "rewriter", "serve", "--rules", str(folder / "rules.yaml"),
-            "--http", "127.0.0.1:0", "--workers", str(workers)]  # fmt: skip
+            "--http", "127.0.0.1:0", "--workers", str(workers),
+            "--token-cache", str(cache)]  # fmt: skip
     with log.open("wb") as stderr:
         process = subprocess.Popen(args, stderr=stderr)
     try:
@@ -243,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         runs: list[tuple[str, Callable[[], object]]] = [
             ("hello-world, same server", lambda: hello_world(args.workers, folder)),
             ("rewriter serve (302)", lambda: service(args.workers, folder, middle)),
+            ("  --token-cache 0", lambda: service(args.workers, folder, middle, cache=0)),
         ]
         if nginx_binary:
             runs.append(("nginx return 302", lambda: nginx(args.workers, folder, nginx_binary)))

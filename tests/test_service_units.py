@@ -249,3 +249,23 @@ def test_certificate_checks(site: Site) -> None:
 )
 def test_covers(names: tuple[str, ...], host: str, covered: bool) -> None:
     assert covers(names, host) is covered
+
+
+def test_the_verified_token_cache_is_bounded_and_can_be_off(site: Site) -> None:
+    from rewriter.serve.config import load_config
+    from rewriter.serve.request import Request
+    from rewriter.serve.routing import respond
+
+    def ask(config: Any, text: str) -> int:
+        request = Request("GET", f"/l/{text}", "go.example.com", False, None, False, None)
+        return respond(config, request).status
+
+    config = load_config(site.rules, token_cache=3)
+    tokens = [token(f"https://www.example.org/{n}") for n in range(5)]
+    for text in tokens:
+        assert ask(config, text) == 302
+    assert 1 <= len(config.verified) <= 3
+    assert ask(config, tokens[0][:-3] + "AAA") == 404
+    assert all(text in tokens for text in config.verified)  # forgeries are never remembered
+    off = load_config(site.rules, token_cache=0)
+    assert ask(off, tokens[0]) == 302 and off.verified == {}

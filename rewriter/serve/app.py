@@ -19,7 +19,14 @@ from typing import Any
 
 from rewriter.clicks.logline import LineWriter, LogLineRecorder
 from rewriter.clicks.model import Recorder
-from rewriter.serve.config import RULES_ENV, ServiceConfig, ServiceError, load_config
+from rewriter.serve.config import (
+    DEFAULT_TOKEN_CACHE,
+    RULES_ENV,
+    TOKEN_CACHE_ENV,
+    ServiceConfig,
+    ServiceError,
+    load_config,
+)
 from rewriter.serve.hosts import request_host
 from rewriter.serve.request import from_asgi
 from rewriter.serve.routing import respond
@@ -50,9 +57,11 @@ class TrackingApp:
         config: ServiceConfig | None = None,
         recorder: Recorder | None = None,
         access_log: bool = True,
+        token_cache: int = DEFAULT_TOKEN_CACHE,
     ) -> None:
         self.rules_path = rules_path
-        self.config: ServiceConfig = config or load_config(rules_path)
+        self.token_cache = token_cache
+        self.config: ServiceConfig = config or load_config(rules_path, token_cache)
         _warm_up()
         self.recorder: Recorder = recorder or LogLineRecorder(sys.stderr)
         self._access: LineWriter[AccessEntry] | None = (
@@ -62,7 +71,7 @@ class TrackingApp:
     def reload(self) -> ServiceConfig:
         """Read the rules, keys and legacy link map again. Raises ServiceError, keeping the
         configuration in use."""
-        self.config = load_config(self.rules_path)
+        self.config = load_config(self.rules_path, self.token_cache)
         return self.config
 
     def close(self) -> None:
@@ -119,13 +128,17 @@ def _warm_up() -> None:
 
 def create_app(rules_path: Path | str | None = None) -> TrackingApp:
     """The application, configured from `rules_path` or the REWRITER_RULES environment
-    variable. Raises ServiceError when neither names usable rules."""
+    variable (and REWRITER_TOKEN_CACHE: verified tokens remembered, 0 for none). Raises
+    ServiceError when neither names usable rules."""
     if rules_path is None:
         named = os.environ.get(RULES_ENV)
         if not named:
             raise ServiceError(f"set {RULES_ENV} to the path of the rules file")
         rules_path = named
-    return TrackingApp(Path(rules_path))
+    cache = os.environ.get(TOKEN_CACHE_ENV, str(DEFAULT_TOKEN_CACHE))
+    if not cache.isdigit():
+        raise ServiceError(f"{TOKEN_CACHE_ENV} must be a whole number (got {cache!r})")
+    return TrackingApp(Path(rules_path), token_cache=int(cache))
 
 
 __all__ = ["ServiceError", "TrackingApp", "create_app"]

@@ -12,6 +12,7 @@ from rewriter.serve.request import Request
 
 MAX_USER_AGENT = 256
 
+
 # Click ids: 32 hex digits, like a uuid4's, made of 64 random bits drawn once per process and a
 # counter: unique across processes and restarts, without a getrandom call per click (which
 # cost more than verifying the token under load).

@@ -27,6 +27,8 @@ from rewriter.serve.tls import CertificatePair
                    "Default: one per usable processor.")  # fmt: skip
 @click.option("--graceful-timeout", type=click.FloatRange(min=0), default=20.0, show_default=True,
               help="Seconds given to requests in flight at SIGTERM.")  # fmt: skip
+@click.option("--token-cache", type=click.IntRange(min=0), default=10_000, show_default=True,
+              help="Verified tokens each worker remembers (0: verify every click).")  # fmt: skip
 def serve(
     rules_path: Path | None,
     http_addresses: tuple[str, ...],
@@ -35,6 +37,7 @@ def serve(
     keyfile: tuple[Path, ...],
     workers: int | None,
     graceful_timeout: float,
+    token_cache: int,
 ) -> None:
     """Answer every tracking link: verify its token, record the click, redirect (302).
 
@@ -71,5 +74,6 @@ def serve(
         certificates=tuple(CertificatePair(c, k) for c, k in zip(certfile, keyfile, strict=True)),
         workers=workers or server.default_workers(),
         graceful_seconds=graceful_timeout,
+        token_cache=token_cache,
     )
     sys.exit(server.run(options))

@@ -5,16 +5,19 @@ legacy link map and the trusted proxies. Immutable: a reload builds a new one an
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rewriter.rules.model import CertificateState, HstsPolicy, Rules
 from rewriter.serve.hosts import HostMatcher
 from rewriter.serve.legacymap import EMPTY_MAP, LegacyLinkMap, LegacyMapError, load_legacy_map
+from rewriter.tokens.format import TokenContents
 from rewriter.tokens.keys import KeyRing
 from rewriter.web.globs import GlobSet
 
 RULES_ENV = "REWRITER_RULES"
+TOKEN_CACHE_ENV = "REWRITER_TOKEN_CACHE"
+DEFAULT_TOKEN_CACHE = 10_000  # verified tokens remembered per worker (about 10 MB at most)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -35,6 +38,18 @@ class ServiceConfig:
     legacy_map: LegacyLinkMap
     trusted_proxies: tuple[Network, ...]
     token_prefix: str  # "/l/"
+    token_cache: int = DEFAULT_TOKEN_CACHE
+    # Tokens this configuration verified, by text. Every recipient of a campaign clicks the
+    # same token, so most clicks skip verifying and decoding again. Only verified tokens are
+    # kept (forgeries cannot fill it); a reload starts an empty one (new keys, retired keys).
+    verified: dict[str, TokenContents] = field(default_factory=dict, compare=False)
+
+    def remember(self, token: str, contents: TokenContents) -> None:
+        if self.token_cache <= 0:
+            return
+        if len(self.verified) >= self.token_cache:
+            self.verified.clear()  # bounded; refilled by the tokens clicked now
+        self.verified[token] = contents
 
     @property
     def key_ids(self) -> tuple[str, ...]:
@@ -50,7 +65,7 @@ def hsts_value(policy: HstsPolicy) -> str:
     return value
 
 
-def load_config(rules_path: Path) -> ServiceConfig:
+def load_config(rules_path: Path, token_cache: int = DEFAULT_TOKEN_CACHE) -> ServiceConfig:
     """Read the rules, the keys and the legacy link map. Raises ServiceError."""
     from rewriter.batch.factory import SetupError, load_ring
     from rewriter.rules.loader import RulesError, load_rules
@@ -60,10 +75,12 @@ def load_config(rules_path: Path) -> ServiceConfig:
         ring = load_ring(rules)
     except (RulesError, SetupError) as error:
         raise ServiceError(str(error)) from None
-    return build_config(rules, ring)
+    return build_config(rules, ring, token_cache)
 
 
-def build_config(rules: Rules, ring: KeyRing) -> ServiceConfig:
+def build_config(
+    rules: Rules, ring: KeyRing, token_cache: int = DEFAULT_TOKEN_CACHE
+) -> ServiceConfig:
     settings = rules.serve
     legacy_map = EMPTY_MAP
     if settings.legacy_link_map is not None:
@@ -89,4 +106,5 @@ def build_config(rules: Rules, ring: KeyRing) -> ServiceConfig:
         legacy_map=legacy_map,
         trusted_proxies=tuple(ipaddress.ip_network(n) for n in settings.trusted_proxies),
         token_prefix=rules.path + "/",
+        token_cache=token_cache,
     )

@@ -3,6 +3,7 @@ a destination we signed (escaped) in the body of a redirect."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
 
 _PAGE = (
@@ -27,6 +28,7 @@ def _page(title: str, text: str) -> bytes:
     return _PAGE.format(title=title, text=text).encode("utf-8")
 
 
+@lru_cache(maxsize=4096)  # the same links are clicked again and again
 def redirect_page(location: str) -> bytes:
     """The body of a 302 or 308: the link itself, for clients that do not follow redirects."""
     link = escape(location, quote=True)

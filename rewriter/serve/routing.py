@@ -71,14 +71,17 @@ def _answer(config: ServiceConfig, request: Request, host: str | None) -> Respon
 def _token(config: ServiceConfig, request: Request, host: str, token: str) -> Response:
     log_path = config.token_prefix
     settings = config.rules.serve
-    try:
-        contents = decode_token(token, config.ring)
-    except TokenError:
-        key_id = _claimed_key_id(token)
-        if key_id in settings.retired_keys and key_id not in config.ring.keys:
-            return _fallback(config, request, host, log_path, key_id=key_id)
-        click = make_click(request, host, ClickStatus.NOT_FOUND, key_id=key_id)
-        return _page(404, pages.NOT_FOUND, click=click, log_path=log_path)
+    contents = config.verified.get(token)
+    if contents is None:
+        try:
+            contents = decode_token(token, config.ring)
+        except TokenError:
+            key_id = _claimed_key_id(token)
+            if key_id in settings.retired_keys and key_id not in config.ring.keys:
+                return _fallback(config, request, host, log_path, key_id=key_id)
+            click = make_click(request, host, ClickStatus.NOT_FOUND, key_id=key_id)
+            return _page(404, pages.NOT_FOUND, click=click, log_path=log_path)
+        config.remember(token, contents)
     if contents.key_id in settings.retired_keys:
         return _fallback(config, request, host, log_path, key_id=contents.key_id)
     destination = contents.destination

@@ -33,7 +33,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from rewriter.serve.app import TrackingApp
-from rewriter.serve.config import ServiceConfig, ServiceError, load_config
+from rewriter.serve.config import DEFAULT_TOKEN_CACHE, ServiceConfig, ServiceError, load_config
 from rewriter.serve.request import MAX_HEADERS_BYTES, MAX_TARGET_BYTES
 from rewriter.serve.tls import (
     CertificateError,
@@ -66,6 +66,7 @@ class ServeOptions:
     certificates: tuple[CertificatePair, ...] = ()
     workers: int = 1
     graceful_seconds: float = 20.0
+    token_cache: int = DEFAULT_TOKEN_CACHE
 
 
 def parse_address(text: str, tls: bool) -> Listener:
@@ -102,7 +103,7 @@ def run(options: ServeOptions) -> int:
 
 def _start(options: ServeOptions) -> int:
     try:
-        config = load_config(options.rules_path)
+        config = load_config(options.rules_path, options.token_cache)
     except ServiceError as error:
         say(str(error))
         return USAGE_ERROR
@@ -241,7 +242,7 @@ class _Supervisor:
 
     def _reload(self) -> None:
         try:
-            config = load_config(self.options.rules_path)
+            config = load_config(self.options.rules_path, self.options.token_cache)
             certificates = self.certificates
             if certificates:
                 certificates = _checked_certificates(self.options, config.rules)
@@ -280,7 +281,9 @@ class _Worker:
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
             logging.getLogger(name).setLevel(logging.WARNING)
         logging.basicConfig(stream=sys.stderr, format="rewriter: %(message)s")
-        app = self.app = TrackingApp(self.options.rules_path, config=self.config)
+        app = self.app = TrackingApp(
+            self.options.rules_path, config=self.config, token_cache=self.options.token_cache
+        )
         loop = _new_event_loop()
         asyncio.set_event_loop(loop)
         self.servers = [
