@@ -269,3 +269,17 @@ def test_the_verified_token_cache_is_bounded_and_can_be_off(site: Site) -> None:
     assert all(text in tokens for text in config.verified)  # forgeries are never remembered
     off = load_config(site.rules, token_cache=0)
     assert ask(off, tokens[0]) == 302 and off.verified == {}
+
+
+def test_a_missing_legacy_link_map_is_the_service_s_error_not_the_rules(site: Site) -> None:
+    from rewriter.serve.config import load_config
+
+    folder = site.rules.parent / "no-map"
+    folder.mkdir()
+    rules = folder / "rules.yaml"
+    rules.write_text(site.rules.read_text())
+    (folder / "service.keys").write_bytes(site.keys.read_bytes())
+    (folder / "service.keys").chmod(0o600)
+    assert load_rules(rules).serve.legacy_link_map == folder / "legacy.csv"  # rules load fine
+    with pytest.raises(ServiceError, match=r"serve.legacy_link_map: .*legacy.csv: cannot read"):
+        load_config(rules)

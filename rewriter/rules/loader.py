@@ -947,11 +947,9 @@ class _Walker:
                 ids.append(key_id)
             out["retired_keys"] = _unique(tuple(ids))
         if "legacy_link_map" in section:
+            # Read (and its absence reported) by the service only: rewriting and checking
+            # never need the file, and the rules travel to machines that do not have it.
             path = self.relative_path(section["legacy_link_map"], "serve.legacy_link_map")
-            if not path.is_file():
-                raise self.fail(
-                    section["legacy_link_map"], "serve.legacy_link_map", f"no such file: {path}"
-                )
             out["legacy_link_map"] = path
         if "trusted_proxies" in section:
             out["trusted_proxies"] = self.networks(section["trusted_proxies"])
