@@ -92,7 +92,7 @@ class TrackingApp:
     async def _http(self, scope: Scope, send: Send) -> None:
         started = time.perf_counter()
         config = self.config
-        request = from_asgi(scope, config.trusted_proxies)
+        request = from_asgi(scope, config.is_trusted)
         response = respond(config, request)
         if response.click is not None:
             self.recorder.record(response.click)

@@ -4,6 +4,7 @@ scanner, prefetch) can be plugged in at one place."""
 from __future__ import annotations
 
 import datetime
+import functools
 import itertools
 import os
 
@@ -64,6 +65,7 @@ def make_click(
     )
 
 
+@functools.lru_cache(maxsize=4096)  # the same destinations are clicked again and again
 def split_destination(url: str | None) -> tuple[str | None, str | None, str | None]:
     """(host, path, query) of a serialised http(s) URL; the fragment is dropped."""
     if url is None:

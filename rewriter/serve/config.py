@@ -5,12 +5,14 @@ legacy link map and the trusted proxies. Immutable: a reload builds a new one an
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rewriter.rules.model import CertificateState, HstsPolicy, Rules
 from rewriter.serve.hosts import HostMatcher
 from rewriter.serve.legacymap import EMPTY_MAP, LegacyLinkMap, LegacyMapError, load_legacy_map
+from rewriter.serve.request import Network, trust_checker
 from rewriter.tokens.format import TokenContents
 from rewriter.tokens.keys import KeyRing
 from rewriter.web.globs import GlobSet
@@ -18,8 +20,6 @@ from rewriter.web.globs import GlobSet
 RULES_ENV = "REWRITER_RULES"
 TOKEN_CACHE_ENV = "REWRITER_TOKEN_CACHE"
 DEFAULT_TOKEN_CACHE = 10_000  # verified tokens remembered per worker (about 10 MB at most)
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ServiceError(Exception):
@@ -37,6 +37,7 @@ class ServiceConfig:
     withdrawn_urls: GlobSet
     legacy_map: LegacyLinkMap
     trusted_proxies: tuple[Network, ...]
+    is_trusted: Callable[[str], bool] | None  # memoised membership in trusted_proxies
     token_prefix: str  # "/l/"
     token_cache: int = DEFAULT_TOKEN_CACHE
     # Tokens this configuration verified, by text. Every recipient of a campaign clicks the
@@ -95,6 +96,7 @@ def build_config(
         and facts.certificate is not None
         and facts.certificate.state is CertificateState.ACTIVE
     )
+    networks = tuple(ipaddress.ip_network(n) for n in settings.trusted_proxies)
     return ServiceConfig(
         rules=rules,
         ring=ring,
@@ -104,7 +106,8 @@ def build_config(
         withdrawn_hosts=GlobSet(settings.kill_switch.hosts),
         withdrawn_urls=GlobSet(settings.kill_switch.urls),
         legacy_map=legacy_map,
-        trusted_proxies=tuple(ipaddress.ip_network(n) for n in settings.trusted_proxies),
+        trusted_proxies=networks,
+        is_trusted=trust_checker(networks),
         token_prefix=rules.path + "/",
         token_cache=token_cache,
     )
