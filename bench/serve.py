@@ -46,6 +46,9 @@ SECRET = b"benchmark key, not secret at all"
 RING = KeyRing("k1", {"k1": SECRET})
 CONTEXT = "newsletters/2026-11.html"
 HOST = "go.example.com"
+# timeit on CPU time of this thread: on a shared machine, wall time also counts the moments
+# other processes had the processor.
+CPU = time.thread_time
 RULES = f"""\
 tracking: {{domain: {HOST}, path: /l}}
 keys: {{file: bench.keys}}
@@ -248,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=max(1, cpus // 2))
     parser.add_argument("--clients", type=int, default=max(1, cpus - max(1, cpus // 2)))
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
 
     destinations = realistic_destinations(1000)
@@ -257,7 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     encode_us = (
         min(
             timeit.repeat(
-                lambda: [encode_token(u, CONTEXT, RING) for u in destinations], number=1, repeat=5
+                lambda: [encode_token(u, CONTEXT, RING) for u in destinations],
+                number=1,
+                repeat=9,
+                timer=CPU,
             )
         )
         / len(destinations)
@@ -300,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "met" if served.rate >= 0.7 * hello.rate else "NOT met"
     print(f"\nservice / hello-world = {served.rate / hello.rate:.2f} (target >= 0.70: {verdict})")
     print(f"token verify + decode: {mean_us:.1f} us mean, {median_us:.1f} us median per token "
-          f"(1,000 realistic tokens, median {len(middle)} chars; target <= 15 us); "
+          f"(1,000 realistic tokens, median {len(middle)} chars, CPU time; target <= 15 us); "
           f"encode: {encode_us:.1f} us mean (same tokens, for scale)")  # fmt: skip
     print(f"token served in the load test: {len(middle)} characters")
     return 0
