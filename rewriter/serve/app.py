@@ -97,7 +97,7 @@ class TrackingApp:
         if response.click is not None:
             self.recorder.record(response.click)
         body = b"" if request.method == "HEAD" else response.body
-        headers = [(name.encode(), value.encode("latin-1")) for name, value in response.headers]
+        headers = response.headers
         headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

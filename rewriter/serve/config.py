@@ -8,6 +8,7 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rewriter.rules.model import CertificateState, HstsPolicy, Rules
 from rewriter.serve.hosts import HostMatcher
@@ -31,7 +32,7 @@ class ServiceConfig:
     rules: Rules
     ring: KeyRing
     hosts: HostMatcher
-    hsts: dict[str, str]  # host -> Strict-Transport-Security value
+    hsts: dict[str, bytes]  # host -> Strict-Transport-Security value
     upgrade: frozenset[str]  # hosts whose plain-HTTP requests get a 308 to HTTPS
     withdrawn_hosts: GlobSet
     withdrawn_urls: GlobSet
@@ -44,17 +45,26 @@ class ServiceConfig:
     # same token, so most clicks skip verifying and decoding again. Only verified tokens are
     # kept (forgeries cannot fill it); a reload starts an empty one (new keys, retired keys).
     verified: dict[str, TokenContents] = field(default_factory=dict, compare=False)
-
-    def remember(self, token: str, contents: TokenContents) -> None:
-        if self.token_cache <= 0:
-            return
-        if len(self.verified) >= self.token_cache:
-            self.verified.clear()  # bounded; refilled by the tokens clicked now
-        self.verified[token] = contents
+    # and, for those redirected or withdrawn, the whole answer but the click (routing._Answer)
+    answers: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def key_ids(self) -> tuple[str, ...]:
         return tuple(self.ring.keys)
+
+    def remember(self, token: str, contents: TokenContents) -> None:
+        _bounded_put(self.verified, token, contents, self.token_cache)
+
+    def remember_answer(self, token: str, answer: Any) -> None:
+        _bounded_put(self.answers, token, answer, self.token_cache)
+
+
+def _bounded_put(memo: dict[str, Any], key: str, value: Any, limit: int) -> None:
+    if limit <= 0:
+        return
+    if len(memo) >= limit:
+        memo.clear()  # bounded; refilled by the tokens clicked now
+    memo[key] = value
 
 
 def hsts_value(policy: HstsPolicy) -> str:
@@ -101,7 +111,7 @@ def build_config(
         rules=rules,
         ring=ring,
         hosts=HostMatcher(rules),
-        hsts={facts.name: hsts_value(facts.hsts) for facts in rules.hosts if facts.hsts},
+        hsts={facts.name: hsts_value(facts.hsts).encode() for facts in rules.hosts if facts.hsts},
         upgrade=upgrade,
         withdrawn_hosts=GlobSet(settings.kill_switch.hosts),
         withdrawn_urls=GlobSet(settings.kill_switch.urls),

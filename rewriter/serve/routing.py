@@ -21,18 +21,32 @@ from rewriter.tokens.format import TokenContents, TokenError, decode_token
 
 HEALTH_PATH = "/healthz"
 ALLOWED_METHODS = ("GET", "HEAD")
-_HTML = ("content-type", "text/html; charset=utf-8")
-_NO_STORE = ("cache-control", "no-store")
-_NO_REFERRER = ("referrer-policy", "no-referrer")
+_HTML = (b"content-type", b"text/html; charset=utf-8")
+_NO_STORE = (b"cache-control", b"no-store")
+_NO_REFERRER = (b"referrer-policy", b"no-referrer")
+
+Header = tuple[bytes, bytes]  # as ASGI sends them: lower-case name, latin-1 value
 
 
 @dataclass(frozen=True, slots=True)
 class Response:
     status: int
-    headers: list[tuple[str, str]]
+    headers: list[Header]
     body: bytes
     click: Click | None = None
     log_path: str = "-"  # what the access log shows of the path: never a token
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """What a verified token gets, as long as the configuration lasts: only the click is new
+    at each request."""
+
+    status: int
+    headers: tuple[Header, ...]
+    body: bytes
+    click_status: ClickStatus
+    contents: TokenContents
 
 
 def respond(config: ServiceConfig, request: Request) -> Response:
@@ -41,7 +55,7 @@ def respond(config: ServiceConfig, request: Request) -> Response:
     if request.secure and host is not None:
         hsts = config.hsts.get(host)
         if hsts is not None:  # RFC 6797 7.2: over HTTPS only
-            response.headers.append(("strict-transport-security", hsts))
+            response.headers.append((b"strict-transport-security", hsts))
     return response
 
 
@@ -70,6 +84,10 @@ def _answer(config: ServiceConfig, request: Request, host: str | None) -> Respon
 
 def _token(config: ServiceConfig, request: Request, host: str, token: str) -> Response:
     log_path = config.token_prefix
+    answer = config.answers.get(token)
+    if answer is not None:  # the usual case: a link clicked before
+        click = _token_click(config, request, host, answer.click_status, answer.contents)
+        return Response(answer.status, list(answer.headers), answer.body, click, log_path)
     settings = config.rules.serve
     contents = config.verified.get(token)
     if contents is None:
@@ -89,10 +107,15 @@ def _token(config: ServiceConfig, request: Request, host: str, token: str) -> Re
         click = make_click(request, host, ClickStatus.NOT_FOUND, key_id=contents.key_id)
         return _page(404, pages.NOT_FOUND, click=click, log_path=log_path)
     if _withdrawn(config, destination):
-        click = _token_click(config, request, host, ClickStatus.WITHDRAWN, contents)
-        return _page(410, pages.WITHDRAWN, click=click, log_path=log_path)
-    click = _token_click(config, request, host, ClickStatus.REDIRECTED, contents)
-    return _redirect(302, destination, click=click, log_path=log_path)
+        click_status, response = ClickStatus.WITHDRAWN, _page(410, pages.WITHDRAWN)
+    else:
+        click_status, response = ClickStatus.REDIRECTED, _redirect(302, destination)
+    answer = _Answer(
+        response.status, tuple(response.headers), response.body, click_status, contents
+    )
+    config.remember_answer(token, answer)
+    click = _token_click(config, request, host, click_status, contents)
+    return Response(answer.status, list(answer.headers), answer.body, click, log_path)
 
 
 def _legacy(config: ServiceConfig, request: Request, host: str) -> Response:
@@ -175,14 +198,14 @@ def _health(config: ServiceConfig, request: Request) -> Response:
     if request.method not in ALLOWED_METHODS:
         return _not_allowed()
     body = json.dumps({"status": "ok", "keys": list(config.key_ids)}).encode() + b"\n"
-    headers = [("content-type", "application/json"), _NO_STORE]
+    headers = [(b"content-type", b"application/json"), _NO_STORE]
     return Response(200, headers, body, log_path=HEALTH_PATH)
 
 
 def _redirect(
     status: int, location: str, *, click: Click | None = None, log_path: str = "-"
 ) -> Response:
-    headers = [("location", location), _HTML, _NO_STORE, _NO_REFERRER]
+    headers = [(b"location", location.encode("latin-1")), _HTML, _NO_STORE, _NO_REFERRER]
     return Response(status, headers, pages.redirect_page(location), click, log_path)
 
 
@@ -192,7 +215,7 @@ def _page(status: int, body: bytes, *, click: Click | None = None, log_path: str
 
 def _not_allowed() -> Response:
     response = _page(405, pages.METHOD_NOT_ALLOWED)
-    response.headers.append(("allow", ", ".join(ALLOWED_METHODS)))
+    response.headers.append((b"allow", ", ".join(ALLOWED_METHODS).encode()))
     return response
 
 
