@@ -27,7 +27,6 @@ from rewriter.serve.config import (
     ServiceError,
     load_config,
 )
-from rewriter.serve.hosts import request_host
 from rewriter.serve.request import from_asgi
 from rewriter.serve.routing import respond
 
@@ -102,7 +101,7 @@ class TrackingApp:
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         if self._access is not None:
-            host = request_host(request.host_header) or "-"
+            host = response.host or "-"
             elapsed = time.perf_counter() - started
             self._access.write((time.time(), response.status, host, response.log_path, elapsed))
 

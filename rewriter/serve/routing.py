@@ -28,13 +28,14 @@ _NO_REFERRER = (b"referrer-policy", b"no-referrer")
 Header = tuple[bytes, bytes]  # as ASGI sends them: lower-case name, latin-1 value
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs 3x, at every request
 class Response:
     status: int
     headers: list[Header]
     body: bytes
     click: Click | None = None
     log_path: str = "-"  # what the access log shows of the path: never a token
+    host: str | None = None  # the host asked for, normalised (None: not a host name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ class _Answer:
 def respond(config: ServiceConfig, request: Request) -> Response:
     host = request_host(request.host_header)
     response = _answer(config, request, host)
+    response.host = host
     if request.secure and host is not None:
         hsts = config.hsts.get(host)
         if hsts is not None:  # RFC 6797 7.2: over HTTPS only
