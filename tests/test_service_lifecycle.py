@@ -169,3 +169,15 @@ def test_sigterm_stops_every_worker_cleanly_and_flushes_the_clicks(site: Site) -
         idle.close()
     with pytest.raises(OSError):
         socket.create_connection(http, timeout=2).close()
+
+
+@pytest.mark.parametrize("signo", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_during_start_stops_the_workers_at_once(site: Site, signo: int) -> None:
+    # Sent as soon as the addresses are printed: the workers may not have their handlers yet.
+    service = Service.start(site, "--workers", "2").ready()
+    service.process.send_signal(signo)
+    assert service.process.wait(timeout=WAIT) == 0
+    service.drain()
+    text = "\n".join(service.lines)
+    assert "rewriter: stopped" in text
+    assert "did not stop in time" not in text

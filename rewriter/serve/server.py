@@ -293,8 +293,8 @@ class _Worker:
             loop.add_signal_handler(signo, self._stop)
         loop.add_signal_handler(signal.SIGHUP, self._reload)
         # Blocked since the supervisor started: a signal sent before the handlers existed is
-        # delivered now, to them, instead of killing the worker.
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+        # delivered to them once the loop runs (uvloop drops one unblocked before it runs).
+        loop.call_soon(signal.pthread_sigmask, signal.SIG_UNBLOCK, _SIGNALS)
         try:
             loop.run_until_complete(
                 asyncio.gather(
