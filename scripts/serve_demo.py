@@ -19,7 +19,9 @@ LINK = re.compile(rb"http://go\.example\.com/l/[A-Za-z0-9_-]+")
 
 
 def first_link(folder: Path) -> str:
-    for path in sorted(folder.rglob("*.htm*")):
+    """The first tracking link of the newsletter sample (else of any page)."""
+    pages = sorted(folder.rglob("*.htm*"), key=lambda path: (path.name != "newsletter.html", path))
+    for path in pages:
         found = LINK.search(path.read_bytes())
         if found:
             return found.group().decode()
