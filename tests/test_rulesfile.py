@@ -71,7 +71,7 @@ BAD_FILES: list[tuple[str, str | bytes, int | None, int | None, str, str]] = [
         None,
         "colour",
         "unknown key (expected one of: version, tracking, keys, links, annotation, hosts, "
-        "preload_list, checks, clicks, messages)",
+        "preload_list, checks, clicks, messages, serve)",
     ),
     (
         "unknown-tracking",

@@ -24,6 +24,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "preload-list": "rewriter.status.commands:preload_list",
     "probe": "rewriter.status.commands:probe",
     "relay": "rewriter.mail.command:relay",
+    "serve": "rewriter.serve.command:serve",
 }
 
 

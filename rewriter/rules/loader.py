@@ -40,11 +40,13 @@ from rewriter.rules.model import (
     HstsPolicy,
     KeySource,
     MailSettings,
+    KillSwitch,
     MarkerMatch,
     NoTrackMarker,
     Rules,
+    ServeSettings,
 )
-from rewriter.web.urls import HostError, normalize_host
+from rewriter.web.urls import HostError, UrlError, normalize_host, parse_http_url
 
 if TYPE_CHECKING:
     from yaml.nodes import Node
@@ -67,6 +69,7 @@ ACCEPTED_KEYS: dict[str, tuple[str, ...]] = {
         "checks",
         "clicks",
         "messages",
+        "serve",
     ),
     "tracking": ("domain", "scheme", "path", "legacy_domains", "context", "campaign"),
     "keys": ("file", "env"),
@@ -82,7 +85,7 @@ ACCEPTED_KEYS: dict[str, tuple[str, ...]] = {
     "links.no_track[]": ("attribute", "word", "equals"),
     "links.click_trackers[]": ("name", "hosts", "paths"),
     "annotation": ("enabled", "attribute"),
-    "hosts.*": ("certificate", "hsts", "preloaded"),
+    "hosts.*": ("certificate", "hsts", "preloaded", "upgrade_insecure"),
     "hosts.*.certificate": ("status", "expires", "names", "requested"),
     "hosts.*.hsts": ("max_age", "include_subdomains", "preload_directive"),
     "preload_list": ("file", "source", "max_age_days"),
@@ -104,6 +107,15 @@ ACCEPTED_KEYS: dict[str, tuple[str, ...]] = {
         "duplicate_seconds",
     ),
     "messages": ("dkim_signed", "relay_networks", "max_message_bytes"),
+    "serve": (
+        "kill_switch",
+        "fallback_url",
+        "retired_keys",
+        "legacy_link_map",
+        "trusted_proxies",
+        "record_query",
+    ),
+    "serve.kill_switch": ("hosts", "urls"),
 }
 
 WARNING_CODES: tuple[str, ...] = ("clip", "max-links", "url-length", "https-possible")
@@ -135,6 +147,8 @@ _HOST_GLOB_LABEL = re.compile(r"[a-z0-9_*?-]+")
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEX_NUMBER = re.compile(r"0[xX][0-9a-fA-F]*")
+_KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")  # as tokens.keys.KEY_ID (rules do not import it)
+_URL_GLOB = re.compile(r"(https?://|\*)\S*")
 
 
 class RulesError(Exception):
@@ -710,6 +724,8 @@ class _Walker:
             changes["clicks"] = self.clicks(top["clicks"])
         if "messages" in top:
             changes["mail"] = self.messages(top["messages"])
+        if "serve" in top:
+            changes["serve"] = self.serve(top["serve"])
         return Rules(**changes, source=self.path)
 
     def tracking(self, node: Node) -> dict[str, Any]:
@@ -799,8 +815,10 @@ class _Walker:
             out["click_trackers"] = _unique((DEFAULT_CLICK_TRACKERS if builtin else ()) + trackers)
         return out
 
-    def flag(self, section: dict[str, Node], name: str, parent: str) -> bool:
-        return self.boolean(section[name], f"{parent}.{name}") if name in section else True
+    def flag(
+        self, section: dict[str, Node], name: str, parent: str, *, default: bool = True
+    ) -> bool:
+        return self.boolean(section[name], f"{parent}.{name}") if name in section else default
 
     def tag_globs(self, node: Node) -> tuple[str, ...]:
         tags = []
@@ -898,7 +916,8 @@ class _Walker:
             hsts = self.hsts(section["hsts"], f"{key}.hsts")
         if "preloaded" in section:
             preloaded = self.boolean(section["preloaded"], f"{key}.preloaded")
-        return HostFacts(name, certificate, hsts, preloaded)
+        upgrade = self.flag(section, "upgrade_insecure", key, default=False)
+        return HostFacts(name, certificate, hsts, preloaded, upgrade)
 
     def certificate(self, node: Node, key: str) -> Certificate:
         section = self.section(node, key, "hosts.*.certificate")
@@ -1077,6 +1096,67 @@ class _Walker:
         except ValueError as error:
             message = f"not a network like 10.0.0.0/8 or ::1/128 ({error})"
             raise self.fail(node, key, message) from None
+    def serve(self, node: Node) -> ServeSettings:
+        section = self.section(node, "serve", "serve")
+        out: dict[str, Any] = {}
+        if "kill_switch" in section:
+            out["kill_switch"] = self.kill_switch(section["kill_switch"])
+        if "fallback_url" in section:
+            out["fallback_url"] = self.http_url(section["fallback_url"], "serve.fallback_url")
+        if "retired_keys" in section:
+            ids = []
+            for key, item in self.items(section["retired_keys"], "serve.retired_keys"):
+                key_id = self.string(item, key)
+                if not _KEY_ID.fullmatch(key_id):
+                    message = f"{key_id!r} is not a key id (1-16 of A-Z a-z 0-9 _ -)"
+                    raise self.fail(item, key, message)
+                ids.append(key_id)
+            out["retired_keys"] = _unique(tuple(ids))
+        if "legacy_link_map" in section:
+            # Read (and its absence reported) by the service only: rewriting and checking
+            # never need the file, and the rules travel to machines that do not have it.
+            path = self.relative_path(section["legacy_link_map"], "serve.legacy_link_map")
+            out["legacy_link_map"] = path
+        if "trusted_proxies" in section:
+            out["trusted_proxies"] = self.networks(section["trusted_proxies"])
+        out["record_query"] = self.flag(section, "record_query", "serve", default=False)
+        return ServeSettings(**out)
+
+    def kill_switch(self, node: Node) -> KillSwitch:
+        section = self.section(node, "serve.kill_switch", "serve.kill_switch")
+        hosts: tuple[str, ...] = ()
+        urls: list[str] = []
+        if "hosts" in section:
+            hosts = self.host_globs(section["hosts"], "serve.kill_switch.hosts")
+        for key, item in (
+            self.items(section["urls"], "serve.kill_switch.urls") if "urls" in section else []
+        ):
+            glob = self.string(item, key)
+            if not _URL_GLOB.fullmatch(glob):
+                message = f"a URL glob starts with http://, https:// or * (got {glob!r})"
+                raise self.fail(item, key, message)
+            urls.append(glob)
+        return KillSwitch(hosts, _unique(tuple(urls)))
+
+    def http_url(self, node: Node, key: str) -> str:
+        text = self.string(node, key)
+        try:
+            return parse_http_url(text).href
+        except UrlError as error:
+            raise self.fail(node, key, f"not an http(s) URL: {error}") from None
+
+    def networks(self, node: Node) -> tuple[str, ...]:
+        import ipaddress
+
+        out = []
+        for key, item in self.items(node, "serve.trusted_proxies"):
+            text = self.string(item, key)
+            try:
+                out.append(str(ipaddress.ip_network(text.strip(), strict=False)))
+            except ValueError:
+                message = f"{text!r} is not an IP address or network (like 10.0.0.0/8)"
+                raise self.fail(item, key, message) from None
+        return _unique(tuple(out))
 
 
 _T = TypeVar("_T")

@@ -14,6 +14,9 @@ from enum import StrEnum
 from pathlib import Path
 
 MAX_RULES_BYTES = 1 << 20  # 1 MiB: a rules file is a few kilobytes
+# The shape of the classes below; part of the key of remembered (pickled) rule sets, so that a
+# rule set remembered by an older layout is validated again. Add one at every change of shape.
+RULES_LAYOUT = 2
 
 # `preload_list: {source: fetched}` (and `--preload-list fetched`): the list `rewriter
 # preload-list fetch` kept. A path no file can have (a NUL is never part of a file name), so it
@@ -126,6 +129,7 @@ class HostFacts:
     certificate: Certificate | None = None  # None: not declared
     hsts: HstsPolicy | None = None  # None: sends no HSTS header (or not declared)
     preloaded: bool | None = None  # None: ask the preload list
+    upgrade_insecure: bool = False  # the service answers plain HTTP with a 308 to HTTPS
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +206,26 @@ class MailSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class KillSwitch:
+    """Destinations the service no longer redirects to (a leaked key, a phishing page)."""
+
+    hosts: tuple[str, ...] = ()  # destination host globs, lower case
+    urls: tuple[str, ...] = ()  # destination URL globs (the whole serialised URL)
+
+
+@dataclass(frozen=True, slots=True)
+class ServeSettings:
+    """What the tracking service (`rewriter serve`) needs beyond the tracking domain."""
+
+    kill_switch: KillSwitch = field(default_factory=KillSwitch)
+    fallback_url: str | None = None  # for unknown legacy paths and retired keys' tokens
+    retired_keys: tuple[str, ...] = ()  # key ids whose tokens go to the fallback
+    legacy_link_map: Path | None = None  # CSV of the previous platform's links
+    trusted_proxies: tuple[str, ...] = ()  # networks (CIDR) whose X-Forwarded-* are believed
+    record_query: bool = False  # clicks keep the destination's query (it may hold personal data)
+
+
+@dataclass(frozen=True, slots=True)
 class Rules:
     """A validated rule set."""
 
@@ -225,6 +249,7 @@ class Rules:
     checks: Checks = field(default_factory=Checks)
     mail: MailSettings = field(default_factory=MailSettings)
     clicks: ClickSettings = field(default_factory=ClickSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
     source: Path | None = None  # the file these rules were read from
 
     @property
