@@ -39,8 +39,8 @@ from rewriter.rules.model import (
     HostFacts,
     HstsPolicy,
     KeySource,
-    MailSettings,
     KillSwitch,
+    MailSettings,
     MarkerMatch,
     NoTrackMarker,
     Rules,
@@ -1096,6 +1096,7 @@ class _Walker:
         except ValueError as error:
             message = f"not a network like 10.0.0.0/8 or ::1/128 ({error})"
             raise self.fail(node, key, message) from None
+
     def serve(self, node: Node) -> ServeSettings:
         section = self.section(node, "serve", "serve")
         out: dict[str, Any] = {}
