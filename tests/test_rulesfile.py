@@ -9,17 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from rewriter.rules import loader as rulesfile
+from rewriter.rules import hostnames
 from rewriter.rules.loader import (
-    MAX_RULES_BYTES,
     RulesError,
     find_rules,
     load_rules,
-    starter_rules,
 )
 from rewriter.rules.model import (
     DEFAULT_CLICK_TRACKERS,
     DEFAULT_NO_TRACK,
+    MAX_RULES_BYTES,
     Certificate,
     CertificateState,
     Checks,
@@ -32,6 +31,7 @@ from rewriter.rules.model import (
     NoTrackMarker,
     Rules,
 )
+from rewriter.rules.starter import starter_rules
 from rewriter.web.urls import HostError, normalize_host
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -939,19 +939,19 @@ def test_a_clean_load_makes_no_network_call_and_writes_nothing(
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
-    rulesfile._suffix_extractor.cache_clear()
-    rulesfile._suffix_list_text.cache_clear()
+    hostnames._suffix_extractor.cache_clear()
+    hostnames._suffix_list_text.cache_clear()
     bad = write(tmp_path, "tracking:\n  domain: co.uk\n")
     assert load_rules(ROOT / "rules" / "example.yaml").tracking_domain == "go.example.com"
     assert load_error(bad).key == "tracking.domain"
-    monkeypatch.setattr(rulesfile, "_suffix_list_text", lambda: None)  # the tldextract path
+    monkeypatch.setattr(hostnames, "_suffix_list_text", lambda: None)  # the tldextract path
     assert load_rules(ROOT / "rules" / "example.yaml").tracking_domain == "go.example.com"
     assert load_error(bad).key == "tracking.domain"
     assert list(home.iterdir()) == []
 
 
 def snapshot_rules() -> list[str]:
-    text = rulesfile._suffix_list_text()
+    text = hostnames._suffix_list_text()
     if text is None:
         pytest.skip("tldextract's bundled snapshot is not where the fast lookup expects it")
     return [line for line in text.splitlines() if line and not line.startswith("//")]
@@ -973,11 +973,11 @@ def test_public_suffix_lookup_agrees_with_tldextract() -> None:
         except HostError:
             continue
         checked += 1
-        ours = rulesfile._is_public_suffix(host)
-        if ours != rulesfile._is_public_suffix_by_tldextract(host):
+        ours = hostnames._is_public_suffix(host)
+        if ours != hostnames._is_public_suffix_by_tldextract(host):
             # tldextract misses a wildcard match when a deeper rule exists under the name
             # (`*.futurecms.at` with `*.ex.futurecms.at`: ex.futurecms.at is a public suffix).
-            unicode_name = ".".join(rulesfile._unicode_label(label) for label in host.split("."))
+            unicode_name = ".".join(hostnames._unicode_label(label) for label in host.split("."))
             parent = unicode_name.partition(".")[2]
             assert ours, host
             assert f"*.{parent}" in listed and f"!{unicode_name}" not in listed, host
@@ -1006,8 +1006,8 @@ def test_public_suffixes(
     if fast:
         snapshot_rules()
     else:
-        monkeypatch.setattr(rulesfile, "_suffix_list_text", lambda: None)
-    assert rulesfile._is_public_suffix(host) is expected
+        monkeypatch.setattr(hostnames, "_suffix_list_text", lambda: None)
+    assert hostnames._is_public_suffix(host) is expected
 
 
 def test_find_rules_walks_up_the_parents(tmp_path: Path) -> None:

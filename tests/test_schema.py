@@ -12,14 +12,9 @@ import jsonschema
 import pytest
 
 from rewriter.rules import loader as rulesfile
-from rewriter.rules.loader import (
-    ACCEPTED_KEYS,
-    ENUMS,
-    RulesError,
-    load_rules,
-    read_document,
-    starter_rules,
-)
+from rewriter.rules.loader import RulesError, load_rules, read_document
+from rewriter.rules.schema import ACCEPTED_KEYS, ENUMS
+from rewriter.rules.starter import starter_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "rules" / "example.yaml"

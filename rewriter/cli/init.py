@@ -25,7 +25,7 @@ def init(domain: str, rules_file: Path, key_file: Path) -> None:
 
 
 def run_init(domain: str, rules_file: Path, key_file: Path) -> int:
-    from rewriter.rules.loader import starter_rules
+    from rewriter.rules.starter import starter_rules
     from rewriter.tokens.keys import generate_key_file
     from rewriter.web.urls import HostError, normalize_host
 
