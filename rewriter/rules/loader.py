@@ -12,7 +12,6 @@ which converts each node itself so that every value keeps its line.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 from collections.abc import Callable
@@ -192,6 +191,8 @@ def _yaml_text(text: str) -> str:
         pattern.fullmatch(text) for pattern in resolvable
     ):
         return text
+    import json  # here: only error messages need it
+
     return json.dumps(text)  # a JSON string is a YAML double-quoted scalar
 
 
