@@ -1,6 +1,7 @@
 """The one-message path imports only what it uses: each command's module only when that command
-runs, JSON only for a report, the YAML reader only when the rules are not remembered, the
-batch runner only for a batch. Checked on real runs (`python -X importtime`), never timed."""
+runs, JSON only for a report, the rules reader (and YAML) only when the rules are not
+remembered, the batch runner only for a batch. Checked on real runs (`python -X importtime`),
+never timed."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ ALWAYS_AWAY = {
     "concurrent.futures",
     "json",
     "yaml",
+    "rewriter.rules.loader",  # the rules are remembered: the reader is not needed
 }
 COMMANDS = {
     "rewrite - --fast": (["rewrite", "-", "--fast"], {"rewriter.cli.inspect"}),
@@ -76,3 +78,21 @@ def test_a_report_still_writes_json(tmp_path: Path) -> None:
     assert "json" in names
     assert output != MESSAGE
     assert report.read_text().count('"preload_list"') >= 3
+
+
+def test_a_bad_rules_file_is_still_named_by_file_line_and_key(tmp_path: Path) -> None:
+    """The error class lives apart from the reader now: what the user sees is unchanged."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.read_text().replace("tracking:", "tracking:\n  nonsense: 1", 1))
+    done = subprocess.run(
+        [sys.executable, "-m", "rewriter", "rewrite", "-", "--rules", str(rules)],
+        input=MESSAGE,
+        capture_output=True,
+        env={**os.environ, "REWRITER_CACHE_DIR": str(tmp_path / "cache")},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.decode().startswith(f"rewriter: {rules}:")
+    assert "tracking.nonsense" in done.stderr.decode()
+    assert "Traceback" not in done.stderr.decode()

@@ -21,6 +21,7 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from rewriter.rules.errors import RulesError  # raised here; rewriter.rules.loader.RulesError too
 from rewriter.rules.model import (
     DEFAULT_CLICK_TRACKERS,
     DEFAULT_NO_TRACK,
@@ -126,30 +127,6 @@ _HOST_GLOB_LABEL = re.compile(r"[a-z0-9_*?-]+")
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEX_NUMBER = re.compile(r"0[xX][0-9a-fA-F]*")
-
-
-class RulesError(Exception):
-    """A rules file that cannot be used. `line` and `column` are 1-based or None; `key` is the
-    dotted path of the offending key (`tracking.scheme`, `links.no_track[0].word`), or "" when
-    the problem is not about one key (a syntax error, an unreadable file)."""
-
-    def __init__(
-        self, file: Path, line: int | None, key: str, message: str, column: int | None = None
-    ) -> None:
-        super().__init__(message)
-        self.file = file
-        self.line = line
-        self.column = column
-        self.key = key
-        self.message = message
-
-    def __str__(self) -> str:
-        place = str(self.file)
-        if self.line is not None:
-            place += f":{self.line}"
-            if self.column is not None:
-                place += f":{self.column}"
-        return f"{place}: {self.key}: {self.message}" if self.key else f"{place}: {self.message}"
 
 
 def find_rules(start: Path) -> Path | None:
