@@ -3,8 +3,9 @@
 Files are taken in sorted order and their outcomes come back in that order through a bounded
 window of work in flight, so output, summary and report do not depend on the number of workers,
 and memory does not grow with the number of files. Workers are processes, each with its own
-engine built once; they write the output files themselves and return small outcomes; only the
-parent writes the summary, the report and the cache.
+engine built once, sent batches of files (one task per file cost the parent as much CPU as a
+small file's processing); they write the output files themselves and return small outcomes;
+only the parent writes the summary, the report and the cache.
 """
 
 from __future__ import annotations
