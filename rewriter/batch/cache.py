@@ -15,7 +15,6 @@ file is written atomically, and a corrupt or unreadable one is treated as empty.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,6 +43,8 @@ class Entry(NamedTuple):
 
 def configuration_key(parts: Mapping[str, str]) -> str:
     """A digest of everything that changes output: a different one means a different cache."""
+    import json
+
     text = json.dumps({"format": CACHE_FORMAT, **parts}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -77,6 +78,8 @@ class Cache:
         self._dirty = False
 
     def _read(self) -> dict[str, Entry]:
+        import json
+
         try:
             document = json.loads(self.path.read_text(encoding="utf-8"))
             if document.get("format") != CACHE_FORMAT:
@@ -107,6 +110,8 @@ class Cache:
     def save(self) -> None:
         if not self._dirty:
             return
+        import json
+
         from rewriter.batch.fsio import write_atomic
 
         entries = {name: _raw(entry) for name, entry in sorted(self._entries.items())}

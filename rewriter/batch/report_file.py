@@ -4,7 +4,6 @@ from."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -36,6 +35,8 @@ class ReportFile:
 
     def write_record(self, link: LinkRecord) -> None:
         if self._handle is not None:
+            import json  # here: a run without --report never needs it
+
             row = link.as_dict() | {"preload_list": self._preload}
             self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 

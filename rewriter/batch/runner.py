@@ -3,8 +3,9 @@
 Files are taken in sorted order and their outcomes come back in that order through a bounded
 window of work in flight, so output, summary and report do not depend on the number of workers,
 and memory does not grow with the number of files. Workers are processes, each with its own
-engine built once; they write the output files themselves and return small outcomes; only the
-parent writes the summary, the report and the cache.
+engine built once, sent batches of files (one task per file cost the parent as much CPU as a
+small file's processing); they write the output files themselves and return small outcomes;
+only the parent writes the summary, the report and the cache.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import contextlib
 import os
 import signal
 from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, wait
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,13 +24,20 @@ from rewriter.batch.report import FileOutcome, FileState, count_links
 from rewriter.batch.sources import PathError, Source
 
 if TYPE_CHECKING:
-    from concurrent.futures import Executor
+    from concurrent.futures import Executor, Future
 
     from rewriter.batch.cache import Cache
     from rewriter.document.engine import Rewriter
     from rewriter.rules.model import Rules
 
-WINDOW_PER_WORKER = 8  # outcomes in flight per worker: enough to keep them busy, and bounded
+# Files per task sent to a worker: the pool costs the parent about 100 µs of CPU per task, as
+# much as a small file's whole processing, so tasks of one file made the parent a third
+# competitor for two processors. A batch is also cut at BATCH_BYTES, to stay short.
+BATCH_FILES = 32
+BATCH_BYTES = 1 << 20
+# Files in flight per worker (outcomes waiting included): two batches each, so that a worker
+# finds the next batch queued when it finishes one; bounded whatever the number of files.
+WINDOW_PER_WORKER = 2 * BATCH_FILES
 
 
 def available_workers() -> int:
@@ -123,65 +130,153 @@ def _run_pool(
     from concurrent.futures import ProcessPoolExecutor
 
     pool: Executor | None = None
-    window: deque[tuple[Source | None, Future[FileOutcome]]] = deque()
+    window: deque[_Slot] = deque()
+    batcher = _Batcher()
+
+    def submit(batch: _Batch) -> None:
+        nonlocal pool
+        if pool is None:  # started only when a file needs work
+            pool = ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(settings,))
+        batch.future = pool.submit(_work_batch, batch.sources, job)
+
     try:
         for source in sources:
             _take_interrupts()
             if isinstance(source, PathError):
-                window.append((None, _done(failed_outcome(source.display, source.reason))))
+                window.append(_Slot(None, failed_outcome(source.display, source.reason)))
                 continue
             hit = _cached(source, job, cache, settings.rules)
             if hit is not None:
-                window.append((source, _done(hit)))
+                window.append(_Slot(source, hit))
             else:
-                if pool is None:  # started only when a file needs work
-                    pool = ProcessPoolExecutor(
-                        workers, initializer=_start_worker, initargs=(settings,)
-                    )
-                window.append((source, pool.submit(_work, source, job)))
+                batch, full = batcher.add(source)
+                window.append(_Slot(source, batch, len(batch.sources) - 1))
+                if full:
+                    submit(batcher.take())
             while len(window) >= workers * WINDOW_PER_WORKER:
-                yield _finish(*_next_done(window), cache, settings.rules)
+                yield _finish(_next_done(window, batcher, submit), cache, settings.rules)
+        if batcher.open is not None:
+            submit(batcher.take())
         while window:
-            yield _finish(*_next_done(window), cache, settings.rules)
+            yield _finish(_next_done(window, batcher, submit), cache, settings.rules)
     except KeyboardInterrupt:
         if pool is not None:
-            # Queued files are dropped; files being written finish (atomically)...
+            # Queued batches are dropped; batches being written finish (each file atomically)...
             pool.shutdown(wait=True, cancel_futures=True)
         # ...and are reported, as are those done but not yet handed over: in order, a prefix
-        # of the window, since workers take files in order and the rest were cancelled.
-        for done, future in window:
-            if future.cancelled() or future.exception() is not None:
+        # of the window, since workers take batches in order and the rest were cancelled.
+        for slot in window:
+            if slot.outcome() is None:
                 break
-            yield _finish(done, future, cache, settings.rules)
+            yield _finish(slot, cache, settings.rules)
         raise
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _next_done(
-    window: deque[tuple[Source | None, Future[FileOutcome]]],
-) -> tuple[Source | None, Future[FileOutcome]]:
-    """The oldest item once its file is done; an interruption meanwhile leaves it in place."""
-    future = window[0][1]
-    if not future.done():
+class _Batch:
+    """Files sent to a worker in one task; `future` is None until it is sent."""
+
+    __slots__ = ("future", "size", "sources")
+
+    def __init__(self) -> None:
+        self.sources: list[Source] = []
+        self.size = 0  # bytes, as far as known before reading
+        self.future: Future[list[FileOutcome]] | None = None
+
+
+class _Batcher:
+    """Groups the files that need work into batches: small ones first, so that a short batch
+    still spreads over the workers, then up to BATCH_FILES files or BATCH_BYTES bytes, so that
+    the parent's cost per task is shared by many files and a batch stays short to finish
+    (an interruption waits for the batches being written)."""
+
+    __slots__ = ("limit", "open")
+
+    def __init__(self) -> None:
+        self.open: _Batch | None = None
+        self.limit = 1  # files in the next batch: doubles up to BATCH_FILES
+
+    def add(self, source: Source) -> tuple[_Batch, bool]:
+        """The batch `source` joined, and whether it is full (to be sent now)."""
+        if self.open is None:
+            self.open = _Batch()
+        batch = self.open
+        batch.sources.append(source)
+        batch.size += _size(source)
+        return batch, len(batch.sources) >= self.limit or batch.size >= BATCH_BYTES
+
+    def take(self) -> _Batch:
+        """The open batch, closed."""
+        assert self.open is not None
+        batch, self.open = self.open, None
+        self.limit = min(self.limit * 2, BATCH_FILES)
+        return batch
+
+
+def _size(source: Source) -> int:
+    try:
+        return source.path.stat().st_size
+    except OSError:  # the worker reports it
+        return 0
+
+
+class _Slot:
+    """One file's place in the window: its outcome, known or to come from its batch."""
+
+    __slots__ = ("batch", "done", "index", "source")
+
+    def __init__(self, source: Source | None, done: FileOutcome | _Batch, index: int = 0) -> None:
+        self.source = source  # None: a path error, nothing to remember
+        self.done = done if isinstance(done, FileOutcome) else None
+        self.batch = done if isinstance(done, _Batch) else None
+        self.index = index
+
+    def ready(self) -> bool:
+        return self.done is not None or (
+            self.batch is not None and self.batch.future is not None and self.batch.future.done()
+        )
+
+    def outcome(self) -> FileOutcome | None:
+        """The outcome if its batch ended well; None if it was never sent, was cancelled or
+        failed."""
+        if self.done is not None:
+            return self.done
+        assert self.batch is not None
+        future = self.batch.future
+        if future is None or not future.done() or future.cancelled():
+            return None
+        if future.exception() is not None:
+            return None
+        return future.result()[self.index]
+
+    def result(self) -> FileOutcome:
+        """The outcome; raises what the worker raised."""
+        if self.done is not None:
+            return self.done
+        assert self.batch is not None and self.batch.future is not None
+        return self.batch.future.result()[self.index]
+
+
+def _next_done(window: deque[_Slot], batcher: _Batcher, submit: Callable[[_Batch], None]) -> _Slot:
+    """The oldest slot once its file is done; an interruption meanwhile leaves it in place."""
+    slot = window[0]
+    if not slot.ready():
+        if slot.batch is not None and slot.batch.future is None:
+            submit(batcher.take())  # the oldest file waits in the open batch: send it
+        assert slot.batch is not None and slot.batch.future is not None
+        from concurrent.futures import wait
+
         with _interruptible():
-            wait([future])
+            wait([slot.batch.future])
     return window.popleft()
 
 
-def _finish(
-    source: Source | None, future: Future[FileOutcome], cache: Cache | None, rules: Rules
-) -> FileOutcome:
-    if source is None:  # a path error: nothing to remember
-        return future.result()
-    return _record(future.result(), source, cache, rules)
-
-
-def _done(outcome: FileOutcome) -> Future[FileOutcome]:
-    future: Future[FileOutcome] = Future()
-    future.set_result(outcome)
-    return future
+def _finish(slot: _Slot, cache: Cache | None, rules: Rules) -> FileOutcome:
+    if slot.source is None:  # a path error: nothing to remember
+        return slot.result()
+    return _record(slot.result(), slot.source, cache, rules)
 
 
 def _output_path(source: Source, job: Job) -> Path:
@@ -238,9 +333,11 @@ def _start_worker(settings: EngineSettings) -> None:
     _worker_engine = build_engine(settings)
 
 
-def _work(source: Source, job: Job) -> FileOutcome:
-    assert _worker_engine is not None
-    return _slim(process(source, _worker_engine, job), job)
+def _work_batch(sources: list[Source], job: Job) -> list[FileOutcome]:
+    """The files of one batch, in order (one bad file is a failed outcome, never a stop)."""
+    engine = _worker_engine
+    assert engine is not None
+    return [_slim(process(source, engine, job), job) for source in sources]
 
 
 def _slim(outcome: FileOutcome, job: Job) -> FileOutcome:

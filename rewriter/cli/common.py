@@ -42,9 +42,13 @@ def plural(number: int, noun: str) -> str:
 
 def load_rules(rules_path: Path | None, *, remember: bool = False) -> Rules:
     from rewriter.batch.factory import load_rules_remembered
-    from rewriter.rules.loader import RulesError, find_rules
+    from rewriter.rules.errors import RulesError
 
-    path = rules_path or find_rules(Path.cwd())
+    path = rules_path
+    if path is None:
+        from rewriter.rules.loader import find_rules  # the reader itself: only when searching
+
+        path = find_rules(Path.cwd())
     if path is None:
         raise CommandError("no rules: pass --rules FILE or put a rewriter.yaml here or in a parent")
     try:

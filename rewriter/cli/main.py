@@ -16,14 +16,19 @@ from rewriter.batch.report import ExitCode
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
-# Commands of the larger layers, imported only when named: the pre-send path (`rewrite -`,
-# `check -`) must not pay for the service, the relay or the probe at every start.
+# Every command is imported only when named (or listed by --help): the pre-send path
+# (`rewrite -`, `check -`) pays for its own command's module and nothing else.
 LAZY_COMMANDS: dict[str, str] = {
+    "check": "rewriter.cli.inspect:check",
     "clicks": "rewriter.clicks.command:clicks",
     "diff": "rewriter.diff.command:diff",
+    "init": "rewriter.cli.init:init",
+    "links": "rewriter.cli.inspect:links",
     "preload-list": "rewriter.status.commands:preload_list",
     "probe": "rewriter.status.commands:probe",
     "relay": "rewriter.mail.command:relay",
+    "resolve": "rewriter.cli.resolve:resolve",
+    "rewrite": "rewriter.cli.rewrite:rewrite",
     "serve": "rewriter.serve.command:serve",
 }
 
@@ -64,16 +69,3 @@ class _Commands(click.Group):
 def main() -> None:
     """Rewrite the links of email templates into signed, branded tracking links, byte for byte,
     and tell, link by link, whether a click will be served securely."""
-
-
-def _register() -> None:
-    from rewriter.cli.init import init
-    from rewriter.cli.inspect import check, links
-    from rewriter.cli.resolve import resolve
-    from rewriter.cli.rewrite import rewrite
-
-    for command in (rewrite, links, check, resolve, init):
-        main.add_command(command)
-
-
-_register()

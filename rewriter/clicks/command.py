@@ -70,7 +70,8 @@ def clicks(
 
 
 def _settings(rules_path: Path | None) -> ClickSettings:
-    from rewriter.rules.loader import RulesError, find_rules, load_rules
+    from rewriter.rules.errors import RulesError
+    from rewriter.rules.loader import find_rules, load_rules
 
     path = rules_path or find_rules(Path.cwd())
     if path is None:

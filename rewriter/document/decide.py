@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rewriter.models import Action, Decision, Reason
 from rewriter.rules.model import ClickTracker, MarkerMatch, NoTrackMarker, Rules
@@ -31,8 +31,7 @@ _SKIP_BY_KIND = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class _Tracker:
+class _Tracker(NamedTuple):  # internal: a NamedTuple is cheaper to define than a dataclass
     name: str
     hosts: GlobSet
     paths: GlobSet

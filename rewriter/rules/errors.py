@@ -1,12 +1,9 @@
-"""The one error a rules file can raise, naming the file, the line and the dotted key."""
+"""The error of a rules file that cannot be used: apart from the reader, so that a run whose
+rules are remembered can catch it without importing the YAML reader."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
 
 
 class RulesError(Exception):

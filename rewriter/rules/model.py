@@ -7,7 +7,6 @@ file into it (with file:line errors) lives in `rulesfile`.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -259,6 +258,8 @@ class Rules:
 
     def digest(self) -> str:
         """A stable digest of everything that changes output (not the source path)."""
+        import json  # here: the one-message path never needs it
+
         data = asdict(self)
         data.pop("source")
         text = json.dumps(data, sort_keys=True, default=str)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from string import Template
 from typing import TYPE_CHECKING
@@ -27,6 +26,8 @@ def _yaml_text(text: str) -> str:
         pattern.fullmatch(text) for pattern in resolvable
     ):
         return text
+    import json  # here: only a name YAML would misread needs it
+
     return json.dumps(text)  # a JSON string is a YAML double-quoted scalar
 
 

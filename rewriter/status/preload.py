@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -242,6 +241,8 @@ def load_chromium_json(path: Path, cache_dir: Path | None) -> PreloadList:
 
 def parse_chromium_json(raw: bytes, where: str) -> tuple[datetime.date | None, Entries]:
     """The file's own date (if any) and its force-https entries. Errors name `where` and a line."""
+    import json
+
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -314,6 +315,8 @@ def _entry_problem(item: object) -> str | None:
 
 def _entry_line(text: str, index: int) -> int:
     """The line where entry `index` of the "entries" list starts (only on the error path)."""
+    import json
+
     start = re.search(r'"entries"\s*:\s*\[', text)
     if start is None:
         return 1
@@ -343,6 +346,8 @@ def _cache_path(cache_dir: Path, digest: str) -> Path:
 
 def _read_cache(cache_dir: Path, digest: str) -> tuple[datetime.date | None, Entries] | None:
     """The cached parse, or None when absent or corrupt (it is then rebuilt)."""
+    import json
+
     try:
         document = json.loads(_cache_path(cache_dir, digest).read_text("utf-8"))
         if document["format"] != _CACHE_FORMAT or document["sha256"] != digest:
@@ -360,6 +365,8 @@ def _write_cache(
     cache_dir: Path, digest: str, file_date: datetime.date | None, entries: Entries
 ) -> None:
     """Write atomically (temp file in the same folder, then os.replace); a failure is ignored."""
+    import json
+
     document = {
         "format": _CACHE_FORMAT,
         "sha256": digest,
