@@ -114,13 +114,15 @@ def load_ring_if_any(rules: Rules) -> KeyRing | None:
 
 def load_preload_list(rules: Rules, override: Path | None = None) -> PreloadList:
     """The list `--preload-list` names, else the one the rules name, else the bundled list."""
-    from rewriter.status.fetched import FETCHED, load_fetched
+    from rewriter.rules.model import FETCHED_PRELOAD_LIST
     from rewriter.status.preload import PreloadListError, bundled_preload_list, load_chromium_json
 
     path = override or rules.preload_list
     if path is None:
         return bundled_preload_list()
-    if path == FETCHED:
+    if path == FETCHED_PRELOAD_LIST:
+        from rewriter.status.fetched import load_fetched  # only then: it imports json
+
         try:
             return load_fetched(cache_dir())
         except (OSError, PreloadListError) as error:
