@@ -14,7 +14,7 @@ PYVERSION := import sys; print(sys.implementation.name, sys.version.split()[0])
 
 .PHONY: demo test lint typecheck unit unit-system bench bench-report fuzz clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py rewriter/document/_cscan.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
