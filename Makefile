@@ -8,11 +8,19 @@ STAMP := $(VENV)/.installed
 # The machine's own Python (Debian 12's is 3.11.2, older than the fix of a `re` bug the scanner
 # works around): `make test` runs the tests under it too, in its own virtualenv, when it is
 # another version than $(PYTHON) and one that pyproject.toml admits.
+#
+# The scanner: `pip install -e` builds the compiled one (rewriter/document/_cscan.c, an optional
+# extension: without gcc or the Python headers the install falls back to the pure-Python one).
+# `make test` runs the whole suite twice, once with each scanner: `unit` with the compiled one
+# (the default where it is built) and `unit-system` under the machine's Python with
+# REWRITER_SCANNER=python, the reference (the extension is built there too: the differential tests
+# compare it with that Python's pattern). Where that second Python is skipped, `unit-system` runs
+# the suite again in $(VENV) with REWRITER_SCANNER=python instead.
 SYSTEM_PYTHON ?= /usr/bin/python3
 SYSTEM_VENV ?= .venv-system
 PYVERSION := import sys; print(sys.implementation.name, sys.version.split()[0])
 
-.PHONY: demo test lint typecheck unit unit-system bench bench-report fuzz clean
+.PHONY: demo test lint typecheck unit unit-python unit-system bench bench-report fuzz clean
 
 $(STAMP): pyproject.toml setup.py rewriter/document/_cscan.c
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +39,8 @@ demo: $(STAMP)
 	  || echo "(check exits 1 above: the samples hold links whose clicks would break, on purpose)"
 
 lint: $(STAMP)
-	$(BIN)/ruff check rewriter tests bench
-	$(BIN)/ruff format --check rewriter tests bench
+	$(BIN)/ruff check rewriter tests bench setup.py
+	$(BIN)/ruff format --check rewriter tests bench setup.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -40,16 +48,22 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-unit-system:
+unit-python: $(STAMP)
+	REWRITER_SCANNER=python $(BIN)/pytest
+
+unit-system: $(STAMP)
 	@if ! [ -x "$(SYSTEM_PYTHON)" ]; then \
-	  echo "unit-system: no $(SYSTEM_PYTHON): skipped"; \
+	  echo "unit-system: no $(SYSTEM_PYTHON): the pure-Python scanner under $(PYTHON)"; \
+	  $(MAKE) --no-print-directory unit-python; \
 	elif ! "$(SYSTEM_PYTHON)" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then \
-	  echo "unit-system: $(SYSTEM_PYTHON) is older than 3.11: skipped"; \
+	  echo "unit-system: $(SYSTEM_PYTHON) is older than 3.11: the pure-Python scanner under $(PYTHON)"; \
+	  $(MAKE) --no-print-directory unit-python; \
 	elif [ "$$("$(SYSTEM_PYTHON)" -c '$(PYVERSION)')" = "$$($(PYTHON) -c '$(PYVERSION)')" ]; then \
-	  echo "unit-system: $(SYSTEM_PYTHON) is the same version as $(PYTHON): skipped"; \
+	  echo "unit-system: $(SYSTEM_PYTHON) is $(PYTHON)'s version: the pure-Python scanner under it"; \
+	  $(MAKE) --no-print-directory unit-python; \
 	else \
-	  echo "unit-system: the tests again under $(SYSTEM_PYTHON) ($$("$(SYSTEM_PYTHON)" -c '$(PYVERSION)'))"; \
-	  $(MAKE) --no-print-directory PYTHON="$(SYSTEM_PYTHON)" VENV="$(SYSTEM_VENV)" unit; \
+	  echo "unit-system: the tests again under $(SYSTEM_PYTHON) ($$("$(SYSTEM_PYTHON)" -c '$(PYVERSION)')), pure-Python scanner"; \
+	  $(MAKE) --no-print-directory PYTHON="$(SYSTEM_PYTHON)" VENV="$(SYSTEM_VENV)" unit-python; \
 	fi
 
 test: lint typecheck unit unit-system

@@ -53,26 +53,30 @@ CompiledGlobs = tuple[tuple[bytes, bool], ...]
 SkipFunction = Callable[[bytes, int, bool, CompiledGlobs], tuple[str | None, int]]
 
 
-def _choose_skip() -> tuple[str, SkipFunction | None]:
-    """The scanner in use: the compiled skip when it is built, unless REWRITER_SCANNER says."""
+def _load_compiled_skip() -> SkipFunction | None:
+    """The compiled skip, or None where the extension was not built (no compiler, no headers)."""
+    try:
+        from rewriter.document._cscan import skip
+    except ImportError:
+        return None
+    return skip
+
+
+def _choose_scanner(compiled: SkipFunction | None) -> str:
+    """`c` when the compiled skip is there, unless REWRITER_SCANNER says `python`."""
     wanted = os.environ.get("REWRITER_SCANNER", "").strip().lower()
     if wanted not in ("", "c", "python"):
         raise ImportError(f"REWRITER_SCANNER={wanted!r}: expected 'c' or 'python'")
-    if wanted == "python":
-        return "python", None
-    try:
-        from rewriter.document._cscan import skip
-    except ImportError as error:
-        if wanted == "c":
-            raise ImportError(
-                "REWRITER_SCANNER=c, but the compiled scanner is not built (pip install -e . "
-                f"with a C compiler and the Python headers): {error}"
-            ) from error
-        return "python", None
-    return "c", skip
+    if wanted == "c" and compiled is None:
+        raise ImportError(
+            "REWRITER_SCANNER=c, but the compiled scanner is not built "
+            "(reinstall with a C compiler and the Python headers)"
+        )
+    return "python" if wanted == "python" or compiled is None else "c"
 
 
-SCANNER, _compiled_skip = _choose_skip()
+_compiled_skip = _load_compiled_skip()
+SCANNER = _choose_scanner(_compiled_skip)  # the one Scanner() uses: "c" or "python"
 
 
 def _groups_repeat_possessively() -> bool:
@@ -336,7 +340,9 @@ class Scanner:
         """`compiled`: use the compiled skip (True), the pattern (False) or what SCANNER names
         (None); the tests compare the two."""
         self._patterns = _patterns(tuple(link_tags))
-        skip = _compiled_skip if compiled is not False else None
+        if compiled is None:
+            compiled = SCANNER == "c"
+        skip = _compiled_skip if compiled else None
         if compiled and skip is None:
             raise RuntimeError("the compiled scanner is not built")
         globs = self._patterns.compiled_globs
