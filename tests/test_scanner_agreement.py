@@ -93,6 +93,11 @@ def test_globs_the_compiled_skip_cannot_take_keep_the_pattern() -> None:
     assert Scanner(("a*b",), compiled=True)._compiled is None
     assert Scanner(("a b",), compiled=True)._compiled is None
     assert_agree(b'<a href="x"><ab href=y><a*b href=z>', ("a*b",))
+    many = (*(f"x{index}" for index in range(scan_module.MAX_COMPILED_GLOBS)), "a")
+    assert Scanner(many, compiled=True)._compiled is None
+    assert Scanner(many[1:], compiled=True)._compiled is not None
+    assert_agree(b'<x63 href="x"><a href=y>', many)
+    assert_agree(b'<x63 href="x"><a href=y>', many[1:])
 
 
 HAND_MADE = [

@@ -48,6 +48,7 @@ RAW_TEXT_ELEMENTS = (
 
 DEFAULT_LINK_TAGS = ("a", "area", "v:*")
 
+MAX_COMPILED_GLOBS = 64  # MAX_GLOBS of _cscan.c
 # The compiled skip's view of link-tag globs: (lower-case name bytes, whether it ends in `*`).
 CompiledGlobs = tuple[tuple[bytes, bool], ...]
 SkipFunction = Callable[[bytes, int, bool, CompiledGlobs], tuple[str | None, int]]
@@ -222,7 +223,9 @@ def _glob_to_regex(glob: str) -> bytes:
 def _compiled_globs(link_tags: tuple[str, ...]) -> CompiledGlobs | None:
     """The globs as the compiled skip takes them: a name (`?` any name byte), or a prefix when
     the glob ends in `*`. None for globs it does not take (a `*` before the end, a byte that
-    ends a tag name, a backslash): those scanners keep the pattern."""
+    ends a tag name, a backslash, more than it holds): those scanners keep the pattern."""
+    if len(link_tags) > MAX_COMPILED_GLOBS:
+        return None
     compiled = []
     for glob in link_tags:
         first, *rest = (part.encode("ascii") for part in glob.lower().split("*"))
