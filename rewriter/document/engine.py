@@ -116,16 +116,22 @@ class Rewriter:
         file: str | None = None,
         relative: str | None = None,
         prove: bool = True,
+        context: str | None = None,
+        charset: str | None = None,
     ) -> Result:
         """Rewrite one document held in memory.
 
         `file` names it in link records; `relative` (its path relative to the folder given,
         default `file`) is the attribution its tracking links carry when the rules say `path`.
+        `context`, when given, is the attribution itself (a message's, for every part of it);
+        `charset` is the encoding declared outside the document (a MIME part's), used when the
+        document declares none itself.
         """
         out: list[bytes] = []
         outcome = self.rewrite_stream(
-            (data,), out.append, file=file, relative=relative, prove=prove
-        )
+            (data,), out.append, file=file, relative=relative, prove=prove, context=context,
+            charset=charset,
+        )  # fmt: skip
         output = b"".join(out)
         return Result(
             output, tuple(outcome.links), outcome.encoding.codec, output != data,
@@ -141,6 +147,8 @@ class Rewriter:
         relative: str | None = None,
         prove: bool = True,
         on_link: Callable[[LinkRecord], object] | None = None,
+        context: str | None = None,
+        charset: str | None = None,
     ) -> StreamOutcome:
         """Rewrite a stream of chunks, writing output pieces as they are ready.
 
@@ -152,6 +160,8 @@ class Rewriter:
         stream = _with_head(iter(chunks))
         head = next(stream, b"")
         encoding = sniff(head)
+        if charset is not None and encoding.source == "default":
+            encoding = _declared_outside(charset)
         if encoding.is_utf16:  # not ASCII-compatible: work on a UTF-8 view and encode back
             view = utf8_view(chain((head,), stream), encoding.codec)
             back = encoding_back(write, encoding.codec)
@@ -172,7 +182,8 @@ class Rewriter:
         if kind is not None:
             raise TemplateError(f"not a template: it looks like {kind}")
         proof = _Proof(self, encoding) if prove else None
-        context = link_context(self.rules, relative if relative is not None else file)
+        if context is None:
+            context = link_context(self.rules, relative if relative is not None else file)
         document = _Document(self, encoding, file, context, proof, on_link)
         scanner = Scanner(self.rules.link_tags)
         for piece in _pieces(scanner, head, stream):
@@ -234,6 +245,42 @@ class Rewriter:
         )
         return apply_edits(tag.raw, edits), record, own
 
+    def text_link(
+        self,
+        value: str,
+        *,
+        file: str | None,
+        line: int,
+        column: int,
+        context: str,
+        codec: str = "utf-8",
+    ) -> LinkRecord:
+        """One URL found in running text (a text/plain part, a .txt template), through the same
+        stages as an href: decide, sign, classify. The record's `tracking_url` is the
+        replacement when its action is `rewritten` and a key is at hand."""
+        key = (value.encode("utf-8", "surrogatepass"), (), "text:" + codec)
+        judged = self._judged.get(key)
+        if judged is None:
+            if len(self._judged) >= MEMO_SIZE:
+                self._judged.clear()
+            judged = self._judged[key] = self._judge_value(value, {}, codec)
+        decision, tracking, verdict = judged.decision, judged.tracking, judged.verdict
+        if decision.action is Action.REWRITTEN and self.ring is not None:
+            assert decision.destination is not None
+            kept = context if tracking.context is None else tracking.context  # a re-issued link's
+            tracking = tracking._replace(url=self._prefix + self._token(decision.destination, kept))
+        note = tracking.note
+        return LinkRecord(
+            file=file, line=line, column=column, tag="text", attribute="url", text="",
+            original=value, tracking_url=tracking.url, action=decision.action,
+            reason=decision.reason,
+            detail=decision.detail if note is None else f"{decision.detail}; {note}",
+            destination=tracking.destination,
+            status=None if verdict is None else verdict.status,
+            status_reason=None if verdict is None else verdict.reason,
+            unverified=tracking.unverified,
+        )  # fmt: skip
+
     def _text(self, tag: LinkTag, encoding: DocumentEncoding) -> str:
         if tag.name == "area":  # a void element: what a reader sees is its alt text
             alt = tag.attribute("alt")
@@ -265,7 +312,10 @@ class Rewriter:
     ) -> _Judged:
         value = decode_attribute_value(encoding.decode(raw))
         values = {name: decode_attribute_value(encoding.decode(text)) for name, text in markers}
-        decision = self.policy.decide(value, values, encoding.codec)
+        return self._judge_value(value, values, encoding.codec)
+
+    def _judge_value(self, value: str, values: dict[str, str], codec: str) -> _Judged:
+        decision = self.policy.decide(value, values, codec)
         destination = decision.destination or ""
         if decision.action is Action.REWRITTEN and len(destination) > MAX_DESTINATION:
             detail = f"the destination is longer than {MAX_DESTINATION:,} characters"
@@ -635,6 +685,16 @@ class _SameEncoding:
                 " the first 1,024 bytes, where browsers look for it: put <meta charset> first in"
                 " <head>, before any link"
             )
+
+
+def _declared_outside(charset: str) -> DocumentEncoding:
+    """The encoding a MIME header declares for a document that declares none itself."""
+    from rewriter.document.encoding import codec_for_label
+
+    codec = codec_for_label(charset)
+    if codec is None:
+        raise TemplateError(f"the charset {charset!r} is not known")
+    return DocumentEncoding(codec, charset, "mime")
 
 
 def _with_head(chunks: Iterator[bytes]) -> Iterator[bytes]:
