@@ -19,6 +19,7 @@ from click.testing import CliRunner, Result
 
 from rewriter.batch.factory import load_ring
 from rewriter.cli.main import main
+from rewriter.document.scan import SCANNER
 from rewriter.rules.loader import load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -344,7 +345,7 @@ def test_usage_errors_exit_2(empty: Path, arguments: list[str], message: str | N
 
 def test_version() -> None:
     result = invoke("--version")
-    assert (result.exit_code, result.stdout) == (0, "main, version 0.1.0\n")
+    assert (result.exit_code, result.stdout) == (0, f"main, version 0.1.0 (scanner: {SCANNER})\n")
 
 
 def test_no_rules_anywhere_exits_2(empty: Path) -> None:

@@ -64,8 +64,27 @@ class _Commands(click.Group):
             sys.exit(ExitCode.USAGE)
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """click's version message, naming the scanner in use: `c` (the compiled one) or `python`
+    (its fallback, or forced by REWRITER_SCANNER=python). Imported here, not at every start."""
+    if not value or ctx.resilient_parsing:
+        return
+    from rewriter import __version__
+    from rewriter.document.scan import SCANNER
+
+    click.echo(f"{ctx.find_root().info_name}, version {__version__} (scanner: {SCANNER})")
+    ctx.exit()
+
+
 @click.group(cls=_Commands, context_settings=CONTEXT_SETTINGS)
-@click.version_option(package_name="rewriter")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version (and the scanner in use) and exit.",
+)
 def main() -> None:
     """Rewrite the links of email templates into signed, branded tracking links, byte for byte,
     and tell, link by link, whether a click will be served securely."""

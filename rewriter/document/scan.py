@@ -11,10 +11,14 @@ start tag whose name matches a link-tag glob. Concatenating the pieces (each `Li
 
 Speed: almost all bytes are consumed by one compiled pattern that skips text and uninteresting
 tags inside the regex engine; Python code runs only at comments, raw-text elements and link tags.
+Where the C extension `_cscan` is built, its `skip` does that pattern's work (the same events at
+the same offsets, several times faster); this module stays the reference and the fallback.
+`REWRITER_SCANNER=python` or `=c` forces one (`SCANNER` names the one in use).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, KeysView, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +47,37 @@ RAW_TEXT_ELEMENTS = (
 )
 
 DEFAULT_LINK_TAGS = ("a", "area", "v:*")
+
+MAX_COMPILED_GLOBS = 64  # MAX_GLOBS of _cscan.c
+# The compiled skip's view of link-tag globs: (lower-case name bytes, whether it ends in `*`).
+CompiledGlobs = tuple[tuple[bytes, bool], ...]
+SkipFunction = Callable[[bytes, int, bool, CompiledGlobs], tuple[str | None, int]]
+
+
+def _load_compiled_skip() -> SkipFunction | None:
+    """The compiled skip, or None where the extension was not built (no compiler, no headers)."""
+    try:
+        from rewriter.document._cscan import skip
+    except ImportError:
+        return None
+    return skip
+
+
+def _choose_scanner(compiled: SkipFunction | None) -> str:
+    """`c` when the compiled skip is there, unless REWRITER_SCANNER says `python`."""
+    wanted = os.environ.get("REWRITER_SCANNER", "").strip().lower()
+    if wanted not in ("", "c", "python"):
+        raise ImportError(f"REWRITER_SCANNER={wanted!r}: expected 'c' or 'python'")
+    if wanted == "c" and compiled is None:
+        raise ImportError(
+            "REWRITER_SCANNER=c, but the compiled scanner is not built "
+            "(reinstall with a C compiler and the Python headers)"
+        )
+    return "python" if wanted == "python" or compiled is None else "c"
+
+
+_compiled_skip = _load_compiled_skip()
+SCANNER = _choose_scanner(_compiled_skip)  # the one Scanner() uses: "c" or "python"
 
 
 def _groups_repeat_possessively() -> bool:
@@ -185,6 +220,21 @@ def _glob_to_regex(glob: str) -> bytes:
     return rb"[^\t\n\f\r />]*+".join(parts).replace(rb"\?", rb"[^\t\n\f\r />]")
 
 
+def _compiled_globs(link_tags: tuple[str, ...]) -> CompiledGlobs | None:
+    """The globs as the compiled skip takes them: a name (`?` any name byte), or a prefix when
+    the glob ends in `*`. None for globs it does not take (a `*` before the end, a byte that
+    ends a tag name, a backslash, more than it holds): those scanners keep the pattern."""
+    if len(link_tags) > MAX_COMPILED_GLOBS:
+        return None
+    compiled = []
+    for glob in link_tags:
+        first, *rest = (part.encode("ascii") for part in glob.lower().split("*"))
+        if any(rest) or any(byte in b"\t\n\f\r />\\" for byte in first):
+            return None
+        compiled.append((first, bool(rest)))
+    return tuple(compiled)
+
+
 class _Patterns:
     """The compiled patterns of one set of link tags; the one for inside conditional comments
     is compiled only when a document has a link there (compiling costs start-up time)."""
@@ -194,9 +244,11 @@ class _Patterns:
         data: re.Pattern[bytes],
         compile_conditional: Callable[[], re.Pattern[bytes]],
         link_name: re.Pattern[bytes],
+        compiled_globs: CompiledGlobs | None,
     ) -> None:
         self.data = data
         self.link_name = link_name
+        self.compiled_globs = compiled_globs  # None: the compiled skip cannot take these globs
         self._compile_conditional = compile_conditional
         self._conditional: re.Pattern[bytes] | None = None
 
@@ -273,7 +325,9 @@ def _patterns(link_tags: tuple[str, ...]) -> _Patterns:
         return re.compile(_possessive(alternatives) + rb"(?:" + b"|".join(events) + rb"|)")
 
     link_name = re.compile(rb"(?i:" + links + rb")\Z")
-    return _Patterns(compile_mode(False), lambda: compile_mode(True), link_name)
+    return _Patterns(
+        compile_mode(False), lambda: compile_mode(True), link_name, _compiled_globs(link_tags)
+    )
 
 
 class _Wait(int):
@@ -283,8 +337,20 @@ class _Wait(int):
 class Scanner:
     """Feed chunks, get pieces. Call `close()` at the end of the input."""
 
-    def __init__(self, link_tags: Sequence[str] = DEFAULT_LINK_TAGS) -> None:
+    def __init__(
+        self, link_tags: Sequence[str] = DEFAULT_LINK_TAGS, *, compiled: bool | None = None
+    ) -> None:
+        """`compiled`: use the compiled skip (True), the pattern (False) or what SCANNER names
+        (None); the tests compare the two."""
         self._patterns = _patterns(tuple(link_tags))
+        if compiled is None:
+            compiled = SCANNER == "c"
+        skip = _compiled_skip if compiled else None
+        if compiled and skip is None:
+            raise RuntimeError("the compiled scanner is not built")
+        globs = self._patterns.compiled_globs
+        # The compiled skip and its globs, or None to use the pattern.
+        self._compiled = (skip, globs) if skip is not None and globs is not None else None
         self._buffer = b""
         self._base = 0  # absolute offset of _buffer[0]
         self._mode = _Mode.DATA
@@ -389,20 +455,28 @@ class Scanner:
 
     def _markup(self, buffer: bytes, pos: int, final: bool) -> int | LinkTag | OversizedTag | None:
         conditional = self._mode is _Mode.CONDITIONAL
-        pattern = self._patterns.conditional if conditional else self._patterns.data
-        match = pattern.match(buffer, pos)
-        assert match is not None  # the pattern ends with an empty alternative
-        kind = match.lastgroup
+        compiled = self._compiled
+        if compiled is not None:
+            kind, at = compiled[0](buffer, pos, conditional, compiled[1])
+        else:
+            pattern = self._patterns.conditional if conditional else self._patterns.data
+            match = pattern.match(buffer, pos)
+            assert match is not None  # the pattern ends with an empty alternative
+            kind = match.lastgroup
+            if kind is None or kind == "endcond":
+                at = match.end()
+            else:  # the `<` that starts it
+                at = match.start(kind) - (kind != "comment")
         if kind == "comment":
-            return self._comment(buffer, match.start("comment"), final)
+            return self._comment(buffer, at, final)
         if kind == "link":
-            return self._link(buffer, match.start("link") - 1, final)
+            return self._link(buffer, at, final)
         if kind == "raw":
-            return self._raw_text(buffer, match.start("raw") - 1, final)
+            return self._raw_text(buffer, at, final)
         if kind == "endcond":
             self._mode = _Mode.DATA
-            return match.end()
-        return self._stopped(buffer, match.end(), final)
+            return at
+        return self._stopped(buffer, at, final)
 
     def _stopped(self, buffer: bytes, stop: int, final: bool) -> int | OversizedTag | None:
         """The skip pattern stopped at `stop`: the end of the buffer or an incomplete construct."""

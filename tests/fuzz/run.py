@@ -1,6 +1,6 @@
 """Coverage-guided fuzzing (atheris) of the scanner, URL handling and the whole engine.
 
-    .venv/bin/python tests/fuzz/run.py --seconds 120 [--targets scanner,urls,engine]
+    .venv/bin/python tests/fuzz/run.py --seconds 120 [--targets scanner,compiled,urls,engine]
         [--keep DIR] [--keep-workdir] [--extra-seeds DIR]
 
 The seconds are split evenly across the targets (tests/fuzz/targets.py), each fuzzed in its own
@@ -44,7 +44,7 @@ TEMPLATE_SUFFIXES = frozenset(
     {".html", ".htm", ".hbs", ".handlebars", ".gotmpl", ".tpl"}
     | {".ftl", ".twig", ".liquid", ".njk", ".jinja", ".j2"}
 )
-MAX_LEN = {"scanner": 8192, "urls": 1024, "engine": 8192}
+MAX_LEN = {"scanner": 8192, "compiled": 8192, "urls": 1024, "engine": 8192}
 MAX_URL_SEEDS = 3000
 SLOW_SECONDS = 2.0
 MINIMISE_SECONDS = 30.0
@@ -358,6 +358,12 @@ def parent(args: argparse.Namespace) -> int:
         print("atheris is not installed: pip install -e '.[fuzz]'", file=sys.stderr)
         return 2
     names = [name.strip() for name in args.targets.split(",") if name.strip()]
+    if "compiled" in names:
+        from rewriter.document import scan
+
+        if scan._compiled_skip is None:
+            print("the compiled scanner is not built: pip install -e .", file=sys.stderr)
+            return 2
     share = max(1, args.seconds // len(names))
     workdir = Path(tempfile.mkdtemp(prefix="rewriter-fuzz-"))
     try:
@@ -386,7 +392,7 @@ def parent(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=120, help="total, split across targets")
-    parser.add_argument("--targets", default="scanner,urls,engine")
+    parser.add_argument("--targets", default="scanner,compiled,urls,engine")
     parser.add_argument("--keep", type=Path, help="write minimised findings to this folder")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the temporary folder")
     parser.add_argument(

@@ -7,6 +7,11 @@ bytes, so a finding reproduces exactly.
 - `scanner`: `scan_chunks` over a chunking drawn from the input's CRC: the pieces join back to the
   input, every link tag sits at its offset, and the link tags (offsets, bytes, attributes, the
   lookahead, conditional-comment flag) are the same as when the whole input is scanned at once.
+- `compiled`: the compiled scanner against the pure-Python one (the reference) on the same
+  input, whole and over a chunking drawn from the input, with a link-tag set picked by byte 0:
+  the same pieces (every field a caller reads) and the same end state. `make fuzz` builds the
+  extension with AddressSanitizer for it. Coverage guides it through the Python scanner's
+  branches (atheris instruments Python; gcc cannot instrument C for libFuzzer).
 - `urls`: byte 0 picks a document encoding; the rest (UTF-8, invalid bytes as lone surrogates) is
   an attribute value as written: `decode_attribute_value`, `escape_attribute_value` round trips,
   `clean_url_value`, `reference_kind`, `find_template_expression`, `parse_http_url`. Only
@@ -39,7 +44,7 @@ from fuzz.invariants import (
 from rewriter.document.engine import PreservationError, Rewriter
 from rewriter.document.entities import decode_attribute_value, escape_attribute_value
 from rewriter.document.inputs import TemplateError
-from rewriter.document.scan import LinkTag, OversizedTag, Piece, scan, scan_chunks
+from rewriter.document.scan import LinkTag, OversizedTag, Piece, Scanner, scan, scan_chunks
 from rewriter.models import Result
 from rewriter.web.urls import (
     RefKind,
@@ -107,6 +112,41 @@ def _links(pieces: list[Piece]) -> list[tuple[object, ...]]:
         elif isinstance(piece, OversizedTag):
             found.append((piece.offset, piece.name))
     return found
+
+
+# Link-tag sets for `compiled`: the defaults, every tag (raw-text names too), `?` wildcards.
+COMPILED_TAG_SETS: tuple[tuple[str, ...], ...] = (
+    LINK_TAGS,
+    ("a",),
+    ("*",),
+    ("?", "t?tle", "script", "v:*", "o:*"),
+)
+
+
+def compiled(data: bytes) -> None:
+    tags = COMPILED_TAG_SETS[data[0] % len(COMPILED_TAG_SETS)] if data else LINK_TAGS
+    for chunks in ([data], chunked(data, _cuts(data))):
+        reference = _scanned(chunks, tags, compiled=False)
+        found = _scanned(chunks, tags, compiled=True)
+        if found != reference:
+            first = next(
+                i for i, (a, b) in enumerate(zip(found, reference, strict=False)) if a != b
+            )
+            raise InvariantError(
+                f"the compiled scanner differs at piece {first}: {found[first : first + 2]!r} vs "
+                f"{reference[first : first + 2]!r} (tags {tags!r}, chunks {chunks!r})"
+            )
+
+
+def _scanned(chunks: list[bytes], tags: tuple[str, ...], *, compiled: bool) -> list[object]:
+    """Every piece as a caller reads it, then what the input ended inside."""
+    scanner = Scanner(tags, compiled=compiled)
+    out: list[object] = []
+    for index, chunk in enumerate(chunks):
+        for piece in scanner.feed(chunk, last=index == len(chunks) - 1):
+            out.extend(_links([piece]) if not isinstance(piece, bytes) else [piece])
+    out.append((scanner.unfinished, scanner.open_constructs()))
+    return out
 
 
 def urls(data: bytes) -> None:
@@ -193,6 +233,7 @@ def _check_stream_refuses(rewriter: Rewriter, chunks: list[bytes]) -> None:
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "scanner": scanner,
+    "compiled": compiled,
     "urls": urls,
     "engine": engine_target,
 }
