@@ -12,7 +12,7 @@ SYSTEM_PYTHON ?= /usr/bin/python3
 SYSTEM_VENV ?= .venv-system
 PYVERSION := import sys; print(sys.implementation.name, sys.version.split()[0])
 
-.PHONY: demo test lint typecheck unit unit-system bench bench-report fuzz clean
+.PHONY: demo test lint typecheck unit unit-system bench bench-report bench-serve fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,17 +22,19 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	REWRITER_KEYS="$$(cat rules/demo.keys.txt)" $(BIN)/rewriter rewrite samples --rules rules/example.yaml --out out --report out/report.ndjson
-	$(BIN)/rewriter links samples --rules rules/example.yaml --format table
+	REWRITER_KEYS="$$(cat rules/demo.keys.txt)" $(BIN)/rewriter rewrite samples/order-shipped.eml --rules rules/example.yaml --out out
+	$(BIN)/rewriter links samples samples/order-shipped.eml --rules rules/example.yaml --format table
 	REWRITER_KEYS="$$(cat rules/demo.keys.txt)" $(BIN)/rewriter diff samples out --rules rules/example.yaml \
 	  --exclude report.html
 	$(BIN)/rewriter links samples --rules rules/example.yaml --format html > out/report.html
 	@echo "wrote out/report.html (open it in a browser)"
-	$(BIN)/rewriter check samples --rules rules/example.yaml \
+	$(BIN)/rewriter check samples samples/order-shipped.eml --rules rules/example.yaml \
 	  || echo "(check exits 1 above: the samples hold links whose clicks would break, on purpose)"
+	REWRITER_KEYS="$$(cat rules/demo.keys.txt)" $(BIN)/python scripts/serve_demo.py out rules/example.yaml
 
 lint: $(STAMP)
-	$(BIN)/ruff check rewriter tests bench
-	$(BIN)/ruff format --check rewriter tests bench
+	$(BIN)/ruff check rewriter tests bench scripts
+	$(BIN)/ruff format --check rewriter tests bench scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -60,6 +62,17 @@ bench: $(STAMP)
 
 bench-report: $(STAMP)
 	$(BIN)/python bench/report_page.py
+
+# The service against a hello-world app on the same server and nginx `return 302`, under wrk.
+# Debian's nginx and wrk are installed here when missing and possible (root, apt-get); without
+# them the benchmark uses its own load client and skips nginx.
+bench-serve: $(STAMP)
+	@if ! command -v wrk >/dev/null || ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get install -y -qq nginx wrk >/dev/null 2>&1 || echo "(apt-get could not install nginx and wrk)"; \
+	  else echo "(nginx and wrk not installable here: own load client, no nginx)"; fi; \
+	fi
+	$(BIN)/python bench/serve.py
 
 fuzz: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,fuzz]'

@@ -71,7 +71,7 @@ BAD_FILES: list[tuple[str, str | bytes, int | None, int | None, str, str]] = [
         None,
         "colour",
         "unknown key (expected one of: version, tracking, keys, links, annotation, hosts, "
-        "preload_list, checks, clicks)",
+        "preload_list, checks, clicks, messages, serve)",
     ),
     (
         "unknown-tracking",
@@ -276,7 +276,7 @@ BAD_FILES: list[tuple[str, str | bytes, int | None, int | None, str, str]] = [
         3,
         None,
         "tracking.context",
-        "must be one of path, campaign, none (got 'campaigns')",
+        "must be one of path, campaign, message, none (got 'campaigns')",
     ),
     (
         "status-bad",

@@ -168,6 +168,7 @@ def open_cache(engine: Rewriter, preload: PreloadList, job: Job) -> Cache | None
             "preload": preload.digest,
             "mode": job.mode.value,
             "safe": str(job.safe),  # files written by --fast are not trusted by a safe run
+            "input_format": str(job.input_format),
         }
     )
     return Cache(cache_dir(), key)

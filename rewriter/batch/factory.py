@@ -38,13 +38,13 @@ def load_rules_remembered(path: Path, *, remember: bool) -> Rules:
     import pickle
 
     from rewriter import __version__
-    from rewriter.rules.model import MAX_RULES_BYTES
+    from rewriter.rules.model import MAX_RULES_BYTES, RULES_LAYOUT
 
     with open(path, "rb") as handle:
         data = handle.read(MAX_RULES_BYTES + 1)
     if len(data) > MAX_RULES_BYTES:
         return _validated(path)  # refused there, with the message
-    identity = f"{__version__}\0{os.path.realpath(path)}\0".encode() + data
+    identity = f"{__version__}\0{RULES_LAYOUT}\0{os.path.realpath(path)}\0".encode() + data
     cached = cache_dir() / f"rules.{hashlib.sha256(identity).hexdigest()[:32]}.pickle"
     try:
         if _private(cached):  # unpickling runs code: only from a file nobody else could write
@@ -114,11 +114,17 @@ def load_ring_if_any(rules: Rules) -> KeyRing | None:
 
 def load_preload_list(rules: Rules, override: Path | None = None) -> PreloadList:
     """The list `--preload-list` names, else the one the rules name, else the bundled list."""
+    from rewriter.status.fetched import FETCHED, load_fetched
     from rewriter.status.preload import PreloadListError, bundled_preload_list, load_chromium_json
 
     path = override or rules.preload_list
     if path is None:
         return bundled_preload_list()
+    if path == FETCHED:
+        try:
+            return load_fetched(cache_dir())
+        except (OSError, PreloadListError) as error:
+            raise SetupError(f"cannot use the fetched preload list: {error}") from None
     try:
         return load_chromium_json(path, cache_dir() / "preload")
     except (OSError, PreloadListError) as error:

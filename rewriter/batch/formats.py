@@ -84,20 +84,26 @@ def _csv_cell(value: object) -> object:
 
 class TableWriter(LinkWriter):
     """Aligned columns with fixed widths (so it streams), long values shortened with `…`;
-    each file's links under the file's name."""
+    each file's links under the file's name. On a terminal (`width` given), the URL and
+    reason columns share what the terminal has, so each link is one line."""
 
     COLUMNS = (("LINE:COL", 9), ("STATUS", 24), ("ACTION", 15), ("TEXT", 24), ("URL", 52))
 
-    def __init__(self, stream: TextIO, preload: str, *, colour: bool = False) -> None:
+    def __init__(
+        self, stream: TextIO, preload: str, *, colour: bool = False, width: int | None = None
+    ) -> None:
         super().__init__(stream, preload, colour=colour)
+        self.columns, self.reason_width = _fitted(self.COLUMNS, width)
         stream.write(f"preload list: {preload}\n")
-        header = "  ".join(name.ljust(width) for name, width in self.COLUMNS) + "  REASON"
+        header = "  ".join(name.ljust(size) for name, size in self.columns) + "  REASON"
         stream.write(self._style("  " + header, bold=True) + "\n")
 
     def write(self, records: Sequence[LinkRecord]) -> None:
-        if records:
-            self.stream.write(self._style(records[0].file or "-", bold=True) + "\n")
+        heading: str | None = None
         for record in records:
+            if (record.file or "-") != heading:  # a message's parts each get their own
+                heading = record.file or "-"
+                self.stream.write(self._style(heading, bold=True) + "\n")
             self.stream.write("  " + self._row(record) + "\n")
 
     def _row(self, record: LinkRecord) -> str:
@@ -109,12 +115,15 @@ class TableWriter(LinkWriter):
             record.text or "-",
             record.original,
         )
-        parts = [_fit(cell, width) for cell, (_, width) in zip(cells, self.COLUMNS, strict=True)]
+        parts = [_fit(cell, size) for cell, (_, size) in zip(cells, self.columns, strict=True)]
         if record.status is not None:
             parts[1] = self._style(parts[1], fg=STATUS_COLOURS[record.status])
         reasons = [record.detail] if record.action is not Action.REWRITTEN else []
         reasons += [record.status_reason] if record.status_reason else []
-        return "  ".join(parts) + "  " + "; ".join(reasons)
+        reason = "; ".join(reasons)
+        if self.reason_width is not None:
+            reason = _fit(reason, self.reason_width).rstrip()
+        return "  ".join(parts) + "  " + reason
 
     def _style(self, text: str, *, fg: str | None = None, bold: bool = False) -> str:
         if not self.colour:
@@ -122,6 +131,21 @@ class TableWriter(LinkWriter):
         import click
 
         return click.style(text, fg=fg, bold=bold)
+
+
+def _fitted(
+    columns: tuple[tuple[str, int], ...], width: int | None
+) -> tuple[tuple[tuple[str, int], ...], int | None]:
+    """Column widths for a terminal of `width` characters (None: not a terminal, as they are):
+    line, status and action keep theirs; text, URL and reason share the rest."""
+    if width is None:
+        return columns, None
+    (line, status, action, (text_name, text_max), (url_name, url_max)) = columns
+    fixed = 2 + line[1] + status[1] + action[1] + 2 * 5  # indent, then a gap after each column
+    room = max(width - fixed, 6 + 12 + 8)
+    text = max(6, min(text_max, room // 5))
+    url = max(12, min(url_max, room * 9 // 20))
+    return (line, status, action, (text_name, text), (url_name, url)), room - text - url
 
 
 def _fit(text: str, width: int) -> str:
@@ -147,9 +171,12 @@ class HtmlWriter(LinkWriter):
         self.stream.write(links_page(self._records, self.preload))
 
 
-def writer_for(fmt: str, stream: TextIO, preload: str, *, colour: bool) -> LinkWriter:
+def writer_for(
+    fmt: str, stream: TextIO, preload: str, *, colour: bool, width: int | None = None
+) -> LinkWriter:
+    if fmt == "table":
+        return TableWriter(stream, preload, colour=colour, width=width)
     writers: dict[str, type[LinkWriter]] = {
-        "table": TableWriter,
         "json": JsonWriter,
         "ndjson": NdjsonWriter,
         "csv": CsvWriter,

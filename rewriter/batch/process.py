@@ -14,9 +14,10 @@ from pathlib import Path
 from rewriter.batch.cache import Fingerprint, fingerprint_of
 from rewriter.batch.job import Job, Mode
 from rewriter.batch.report import FileOutcome, FileState
-from rewriter.batch.sources import Document, Source
+from rewriter.batch.sources import Document, Source, StdinSource
 from rewriter.document.engine import PreservationError, Rewriter
 from rewriter.document.inputs import TemplateError
+from rewriter.mail.formats import InputFormat, input_format, rewrite_document
 from rewriter.models import Result
 
 
@@ -28,11 +29,16 @@ def process(source: Document, engine: Rewriter, job: Job) -> FileOutcome:
     except OSError as error:
         return failed_outcome(display, f"cannot read: {error.strerror or error}")
     inspecting = job.mode is Mode.INSPECT
+    stdin = job.input_format or ("html" if isinstance(source, StdinSource) else None)
+    kind = input_format(display, stdin)  # messages and plain text check themselves when safe
     try:
-        result = engine.rewrite(data, file=display, relative=source.relative, prove=not inspecting)
+        result = rewrite_document(
+            engine, data, kind, file=display, relative=source.relative, prove=not inspecting,
+            safe=job.safe and not inspecting,
+        )  # fmt: skip
     except (PreservationError, TemplateError) as error:
         return _failed(display, data, job, str(error))
-    if job.safe and result.changed and not inspecting:
+    if job.safe and result.changed and not inspecting and kind is InputFormat.HTML:
         problems = safety_problems(data, result, engine, display, source.relative)
         if problems:
             return _failed(display, data, job, problems)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from rewriter.batch.report import ExitCode
+from rewriter.batch.report import ExitCode, FileOutcome, FileState
 
 if TYPE_CHECKING:
     from rewriter.rules.model import Rules
@@ -97,6 +98,31 @@ def refuse_unusable_paths(paths: Sequence[str]) -> None:
         raise CommandError("; ".join(f"{error.display}: {error.reason}" for error in errors))
 
 
+def wants_colour(option: bool | None) -> bool:
+    """`--color`/`--no-color` when given, else colour on a terminal unless NO_COLOR is set
+    (as black does)."""
+    import os
+
+    if option is not None:
+        return option
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def coloured_diff(diff: bytes) -> bytes:
+    """A unified diff with ANSI colours: file names bold, hunks cyan, removals red, additions
+    green (the document's own bytes are untouched between the codes)."""
+    styles = ((b"+++", b"1"), (b"---", b"1"), (b"@@", b"36"), (b"-", b"31"), (b"+", b"32"))
+    lines = []
+    for line in diff.splitlines(keepends=True):
+        code = next((style for prefix, style in styles if line.startswith(prefix)), None)
+        if code is None:
+            lines.append(line)
+            continue
+        body = line.rstrip(b"\r\n")
+        lines.append(b"\x1b[" + code + b"m" + body + b"\x1b[0m" + line[len(body) :])
+    return b"".join(lines)
+
+
 def nothing_found(paths: Sequence[str]) -> str:
     return f"no templates found under {', '.join(paths)}"
 
@@ -130,8 +156,64 @@ context_option = click.option(
     help="The attribution every tracking link carries (a campaign or message id), instead of"
     " the rules' (never an email address: anyone holding a link can read it).",
 )
+
+
+class _PreloadListPath(click.Path):
+    """A file, or `fetched`: the list `preload-list fetch` kept (a file so named is ./fetched)."""
+
+    def convert(
+        self,
+        value: str | os.PathLike[str],
+        param: click.Parameter | None,
+        ctx: click.Context | None,
+    ) -> str | bytes | os.PathLike[str]:
+        if value == "fetched":
+            from rewriter.status.fetched import FETCHED
+
+            return FETCHED
+        return super().convert(value, param, ctx)
+
+
+input_format_option = click.option(
+    "--input-format",
+    type=click.Choice(["html", "txt", "eml"]),
+    help="Read every input as this (default: by extension, .eml a message, .txt plain text,"
+    " else HTML; stdin is HTML).",
+)
+
+
 preload_option = click.option(
     "--preload-list",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A Chromium transport_security_state_static.json to use instead of the bundled list.",
+    type=_PreloadListPath(dir_okay=False, path_type=Path),
+    help="A Chromium transport_security_state_static.json to use instead of the bundled list,"
+    " or `fetched` for the one `preload-list fetch` kept.",
+)
+
+
+def show_outcome(
+    outcome: FileOutcome, quiet: bool, *, name_changed: bool = True, colour: bool = False
+) -> None:
+    """A document's messages on stderr, its diff on stdout."""
+    if outcome.message:
+        err(outcome.message)
+    if not quiet:  # quiet: errors only
+        for warning in outcome.warnings:
+            err(f"warning: {warning}")
+    if outcome.diff:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(coloured_diff(outcome.diff) if colour else outcome.diff)
+        sys.stdout.flush()
+    elif (
+        name_changed
+        and not quiet
+        and outcome.state in (FileState.REWRITTEN, FileState.WOULD_CHANGE)
+    ):
+        err(f"{outcome.state} {outcome.display}")
+
+
+color_option = click.option(
+    "--color/--no-color",
+    "color",
+    default=None,
+    help="Colour the diff (default: on a terminal, unless NO_COLOR is set).",
 )

@@ -3,10 +3,12 @@ inspect mode (nothing is written), their links listed or judged."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
+import shutil
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +24,7 @@ from rewriter.cli.common import (
     err,
     exclude_option,
     include_option,
+    input_format_option,
     load_rules,
     nothing_found,
     plural,
@@ -52,6 +55,7 @@ class InspectOptions:
     exclude: Sequence[str] = ()
     stdin_filename: str | None = None  # `-`'s name: attribution and messages
     context: str | None = None  # the attribution of every link, instead of the rules'
+    input_format: str | None = None  # html | txt | eml; None: by extension (stdin: html)
 
 
 @click.command()
@@ -64,6 +68,7 @@ class InspectOptions:
 @preload_option
 @stdin_filename_option
 @context_option
+@input_format_option
 def links(paths: tuple[str, ...], fmt: str | None, **options: object) -> None:
     """List every link in PATHS (or - for stdin) with its action, status and reasons."""
     stdin_only(paths, options["stdin_filename"])  # type: ignore[arg-type]
@@ -85,8 +90,18 @@ def links(paths: tuple[str, ...], fmt: str | None, **options: object) -> None:
 @preload_option
 @stdin_filename_option
 @context_option
+@input_format_option
+@click.option("--probe", is_flag=True,
+              help="Probe the rules' hosts first; judge with what they serve.")  # fmt: skip
+@click.option("--connect-to", multiple=True, metavar="HOST:PORT:ADDR:PORT",
+              help="With --probe: connect to ADDR:PORT for HOST:PORT, as curl's.")  # fmt: skip
 def check(
-    paths: tuple[str, ...], fail_on: str, as_of: datetime.datetime | None, **options: object
+    paths: tuple[str, ...],
+    fail_on: str,
+    as_of: datetime.datetime | None,
+    probe: bool,
+    connect_to: tuple[str, ...],
+    **options: object,
 ) -> None:
     """Fail (exit 1) when a click on a link in PATHS (or - for stdin) would not be served as
     required; needs no key."""
@@ -98,16 +113,32 @@ def check(
         raise UsageFailure(f"--fail-on: {error}") from None
     stdin_only(paths, options["stdin_filename"])  # type: ignore[arg-type]
     day = as_of.date() if as_of is not None else datetime.date.today()
-    sys.exit(run_check(InspectOptions(paths, **options), chosen, day))  # type: ignore[arg-type]
+    observe = None
+    if probe or connect_to:
+        if not probe:
+            raise UsageFailure("--connect-to applies only with --probe")
+        from rewriter.status.commands import ProbeRequest, observed
+
+        observe = observed(ProbeRequest(connect_to))
+    inspect = InspectOptions(paths, **options)  # type: ignore[arg-type]
+    sys.exit(run_check(inspect, chosen, day, observe))
 
 
-def inspector(options: InspectOptions, *, link_texts: bool = True) -> tuple[Rules, Rewriter, str]:
+def inspector(
+    options: InspectOptions,
+    *,
+    link_texts: bool = True,
+    observe: Callable[[Rules], Rules] | None = None,
+) -> tuple[Rules, Rewriter, str]:
     """Rules, an engine that needs no key (but verifies tokens when a key is at hand), and the
-    preload list's name and date. Warns once on stderr when the list is old."""
+    preload list's name and date. Warns once on stderr when the list is old. `observe` (from
+    `check --probe`) replaces the declared host facts with those the servers show."""
     from rewriter.batch.factory import SetupError, build_engine, load_preload_list
     from rewriter.batch.job import EngineSettings, KeyUse
 
     rules = with_options(load_rules(options.rules_path), options.context)
+    if observe is not None:
+        rules = observe(rules)
     try:
         preload = load_preload_list(rules, options.preload_list)
         warn_if_stale(preload, rules)
@@ -123,15 +154,16 @@ def _outcomes(engine: Rewriter, options: InspectOptions) -> Iterator[FileOutcome
     from rewriter.batch.process import failed_outcome, process
     from rewriter.batch.sources import PathError, StdinSource, iter_sources
 
+    job = dataclasses.replace(INSPECT, input_format=options.input_format)
     if list(options.paths) == ["-"]:
         yield process(StdinSource(sys.stdin.buffer.read(), options.stdin_filename or "-"),
-                      engine, INSPECT)  # fmt: skip
+                      engine, job)  # fmt: skip
         return
     for item in iter_sources(options.paths, options.include, options.exclude):
         if isinstance(item, PathError):
             yield failed_outcome(item.display, item.reason)
         else:
-            yield process(item, engine, INSPECT)
+            yield process(item, engine, job)
 
 
 def run_links(options: InspectOptions, fmt: str | None) -> int:
@@ -147,7 +179,8 @@ def run_links(options: InspectOptions, fmt: str | None) -> int:
     terminal = sys.stdout.isatty()
     chosen = fmt or ("table" if terminal else "ndjson")
     colour = terminal and chosen == "table" and not os.environ.get("NO_COLOR")
-    writer = writer_for(chosen, sys.stdout, preload, colour=colour)
+    width = shutil.get_terminal_size().columns if terminal else None
+    writer = writer_for(chosen, sys.stdout, preload, colour=colour, width=width)
     report = Report()
     for outcome in _outcomes(engine, options):
         if outcome.message:
@@ -160,8 +193,14 @@ def run_links(options: InspectOptions, fmt: str | None) -> int:
     return report.exit_code
 
 
-def run_check(options: InspectOptions, fail_on: FailOn, as_of: datetime.date) -> int:
-    """The pre-send gate: one line per violating link, then warnings; exit 1 on any failure."""
+def run_check(
+    options: InspectOptions,
+    fail_on: FailOn,
+    as_of: datetime.date,
+    observe: Callable[[Rules], Rules] | None = None,
+) -> int:
+    """The pre-send gate: one line per violating link, then warnings; exit 1 on any failure.
+    With `observe` (`check --probe`), the hosts' facts are those their servers show."""
     from rewriter.batch.report import FileState
     from rewriter.status.notices import (
         estimated_size,
@@ -174,7 +213,7 @@ def run_check(options: InspectOptions, fail_on: FailOn, as_of: datetime.date) ->
 
     try:
         refuse_unusable_paths(options.paths)
-        rules, engine, preload = inspector(options)
+        rules, engine, preload = inspector(options, observe=observe)
     except CommandError as error:
         err(f"rewriter: {error}")
         return error.code

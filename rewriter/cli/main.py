@@ -21,6 +21,10 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 LAZY_COMMANDS: dict[str, str] = {
     "clicks": "rewriter.clicks.command:clicks",
     "diff": "rewriter.diff.command:diff",
+    "preload-list": "rewriter.status.commands:preload_list",
+    "probe": "rewriter.status.commands:probe",
+    "relay": "rewriter.mail.command:relay",
+    "serve": "rewriter.serve.command:serve",
 }
 
 

@@ -12,22 +12,26 @@ from typing import TYPE_CHECKING
 import click
 
 from rewriter.batch.job import Job, Mode
-from rewriter.batch.report import FileOutcome, FileState, Report
+from rewriter.batch.report import Report
 from rewriter.cli.common import (
     CommandError,
     UsageFailure,
+    color_option,
     context_option,
     err,
     exclude_option,
     include_option,
+    input_format_option,
     load_rules,
     nothing_found,
     preload_label,
     preload_option,
     refuse_unusable_paths,
     rules_option,
+    show_outcome,
     stdin_filename_option,
     stdin_only,
+    wants_colour,
     warn_if_stale,
     with_options,
 )
@@ -58,7 +62,9 @@ class RewriteOptions:
     fast: bool = False
     stdin_filename: str | None = None  # `-`'s name: attribution and messages
     context: str | None = None  # the attribution of every link, instead of the rules'
+    input_format: str | None = None  # html | txt | eml; None: by extension (stdin: html)
     annotate: bool = True  # False: no status attribute (the copy that is sent)
+    colour: bool = False  # colour the diff (--color, or a terminal without NO_COLOR)
 
     @property
     def stdin(self) -> bool:
@@ -86,8 +92,10 @@ class RewriteOptions:
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @stdin_filename_option
 @context_option
+@input_format_option
 @click.option("--no-annotate", is_flag=True,
               help="No status attribute (the copy that is sent); removes ours.")  # fmt: skip
+@color_option
 def rewrite(
     paths: tuple[str, ...],
     out_dir: Path | None,
@@ -96,6 +104,7 @@ def rewrite(
     diff: bool,
     no_cache: bool,
     no_annotate: bool,
+    color: bool | None,
     **options: object,
 ) -> None:
     """Rewrite every outbound link in PATHS (files, folders, or - for stdin to stdout)."""
@@ -110,7 +119,7 @@ def rewrite(
     stdin_only(paths, options["stdin_filename"])  # type: ignore[arg-type]
     chosen = RewriteOptions(
         paths, mode=mode, out_dir=out_dir, use_cache=not no_cache, annotate=not no_annotate,
-        **options,  # type: ignore[arg-type]
+        colour=wants_colour(color), **options,  # type: ignore[arg-type]
     )  # fmt: skip
     sys.exit(run_rewrite(chosen))
 
@@ -157,6 +166,7 @@ def _rewrite(options: RewriteOptions, report: Report) -> None:
         safe=not options.fast,
         keep_links=options.report_path is not None,
         fingerprints=_uses_cache(options),
+        input_format=options.input_format,
     )
     if options.stdin:
         _rewrite_stdin(engine, job, options, report, preload)
@@ -191,7 +201,7 @@ def _rewrite_files(
             for outcome in run(items, job, engine, settings, workers=workers, cache=cache):
                 if outcome.message or outcome.warnings or outcome.diff:
                     progress.clear()
-                _show(outcome, options.quiet)
+                show_outcome(outcome, options.quiet, colour=options.colour)
                 report.add(outcome)
                 report_file.write(outcome)
                 progress.advance()
@@ -221,7 +231,8 @@ def _rewrite_stdin(
     stdin = sys.stdin.buffer
     head = stdin.read(STDIN_BUFFER_LIMIT + 1)
     with ReportFile(options.report_path, preload_label(preload)) as report_file:
-        if len(head) > STDIN_BUFFER_LIMIT and job.mode is Mode.STDOUT:
+        streams = options.input_format in (None, "html")  # a message or text is read whole
+        if len(head) > STDIN_BUFFER_LIMIT and job.mode is Mode.STDOUT and streams:
             from rewriter.cli.stream import stream_stdin
 
             stream_stdin(engine, job, name, head, stdin, report, report_file, options.quiet)
@@ -229,7 +240,7 @@ def _rewrite_stdin(
         outcome = process(StdinSource(head + stdin.read(), name), engine, job)
         if outcome.output is not None:
             _write_stdout(outcome.output)
-        _show(outcome, options.quiet, name_changed=False)
+        show_outcome(outcome, options.quiet, name_changed=False, colour=options.colour)
         report.add(outcome)
         report_file.write(outcome)
     if not options.quiet and job.mode is not Mode.STDOUT:
@@ -278,21 +289,3 @@ def _uses_cache(options: RewriteOptions) -> bool:
     """The cache serves runs that write files; --report needs every file's links."""
     writes = options.mode in (Mode.OUT, Mode.IN_PLACE)
     return options.use_cache and writes and options.report_path is None
-
-
-def _show(outcome: FileOutcome, quiet: bool, *, name_changed: bool = True) -> None:
-    if outcome.message:
-        err(outcome.message)
-    if not quiet:  # quiet: errors only
-        for warning in outcome.warnings:
-            err(f"warning: {warning}")
-    if outcome.diff:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(outcome.diff)
-        sys.stdout.flush()
-    elif (
-        name_changed
-        and not quiet
-        and outcome.state in (FileState.REWRITTEN, FileState.WOULD_CHANGE)
-    ):
-        err(f"{outcome.state} {outcome.display}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -13,10 +12,12 @@ from rewriter.batch.report import FileState as ReportState
 from rewriter.batch.report import Report
 from rewriter.cli.common import (
     CommandError,
+    color_option,
     exclude_option,
     include_option,
     preload_option,
     rules_option,
+    wants_colour,
 )
 from rewriter.cli.inspect import InspectOptions, inspector
 from rewriter.diff import render
@@ -36,8 +37,7 @@ from rewriter.pages.report import diff_page
 @include_option
 @exclude_option
 @preload_option
-@click.option("--color/--no-color", "color", default=None,
-              help="Colour the text (default: on a terminal, unless NO_COLOR is set).")  # fmt: skip
+@color_option
 def diff(
     old: Path,
     new: Path,
@@ -82,7 +82,7 @@ def run(
     elif fmt == "ndjson":
         writer = render.NdjsonWriter(sys.stdout)
     else:
-        writer = render.TextWriter(sys.stdout, colour=_colour(color))
+        writer = render.TextWriter(sys.stdout, colour=wants_colour(color))
     page = _Page(html_path, preload) if html_path is not None else None
     summary = Summary()
     for item in diff_pairs(pairs(old, new, include, exclude), engine):
@@ -100,12 +100,6 @@ def run(
     report = Report(findings=int(summary.visible))
     report.files[ReportState.FAILED] = summary.files[FileState.FAILED]
     return report.exit_code
-
-
-def _colour(option: bool | None) -> bool:
-    if option is not None:
-        return option
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 class _Page:

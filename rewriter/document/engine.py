@@ -33,6 +33,7 @@ from rewriter.document.stages import (
     Tracking,
     classify,
     decide,
+    decide_value,
     markers_of,
     ours,
     sign,
@@ -116,16 +117,22 @@ class Rewriter:
         file: str | None = None,
         relative: str | None = None,
         prove: bool = True,
+        context: str | None = None,
+        charset: str | None = None,
     ) -> Result:
         """Rewrite one document held in memory.
 
         `file` names it in link records; `relative` (its path relative to the folder given,
         default `file`) is the attribution its tracking links carry when the rules say `path`.
+        `context`, when given, is the attribution itself (a message's, for every part of it);
+        `charset` is the encoding declared outside the document (a MIME part's), used when the
+        document declares none itself.
         """
         out: list[bytes] = []
         outcome = self.rewrite_stream(
-            (data,), out.append, file=file, relative=relative, prove=prove
-        )
+            (data,), out.append, file=file, relative=relative, prove=prove, context=context,
+            charset=charset,
+        )  # fmt: skip
         output = b"".join(out)
         return Result(
             output, tuple(outcome.links), outcome.encoding.codec, output != data,
@@ -141,6 +148,8 @@ class Rewriter:
         relative: str | None = None,
         prove: bool = True,
         on_link: Callable[[LinkRecord], object] | None = None,
+        context: str | None = None,
+        charset: str | None = None,
     ) -> StreamOutcome:
         """Rewrite a stream of chunks, writing output pieces as they are ready.
 
@@ -152,12 +161,15 @@ class Rewriter:
         stream = _with_head(iter(chunks))
         head = next(stream, b"")
         encoding = sniff(head)
+        if charset is not None and encoding.source == "default":
+            encoding = _declared_outside(charset)
         if encoding.is_utf16:  # not ASCII-compatible: work on a UTF-8 view and encode back
             view = utf8_view(chain((head,), stream), encoding.codec)
             back = encoding_back(write, encoding.codec)
             outcome = self.rewrite_stream(
-                view, back, file=file, relative=relative, prove=prove, on_link=on_link
-            )
+                view, back, file=file, relative=relative, prove=prove, on_link=on_link,
+                context=context,
+            )  # fmt: skip
             outcome.encoding = encoding
             return outcome
         if encoding.codec == UNSUPPORTED:
@@ -171,7 +183,8 @@ class Rewriter:
         kind = binary_kind(head[:PRESCAN_BYTES])
         if kind is not None:
             raise TemplateError(f"not a template: it looks like {kind}")
-        context = link_context(self.rules, relative if relative is not None else file)
+        if context is None:
+            context = link_context(self.rules, relative if relative is not None else file)
         document = _Document(encoding, file, context, self.rules.tracking_domain, on_link)
         is_own = partial(self.is_own_value, encoding=encoding)
         proof = Proof(self.rules.annotation_attribute, is_own) if prove else None
@@ -219,6 +232,37 @@ class Rewriter:
         output = splice(setup, tag, link, judged.decision, tracking, verdict)
         record = self._record(tag, document, judged, tracking, verdict)
         return Linked(output, record, ours(judged.decision, tracking))
+
+    def text_link(
+        self,
+        value: str,
+        *,
+        file: str | None,
+        line: int,
+        column: int,
+        context: str,
+        codec: str = "utf-8",
+    ) -> LinkRecord:
+        """One URL found in running text (a text/plain part, a .txt template), through the same
+        stages as an href: decide, sign, classify. The record's `tracking_url` is the
+        replacement when its action is `rewritten` and a key is at hand."""
+        setup = self.setup
+        key = (value.encode("utf-8", "surrogatepass"), (), "text:" + codec)
+        judged = self._judged.get(key)
+        if judged is None:
+            judged = _remember(self._judged, key, decide_value(setup, value, {}, codec))
+        tracking = sign(setup, judged, context, self._token)
+        if key in self._verdicts:
+            verdict = self._verdicts[key]
+        else:
+            verdict = _remember(self._verdicts, key, classify(setup, judged.decision, tracking))
+        decision, note = judged.decision, tracking.note
+        return new_link_record(
+            file, line, column, "text", "url", "", value, tracking.url, decision.action,
+            decision.reason, decision.detail if note is None else f"{decision.detail}; {note}",
+            tracking.destination, False, None if verdict is None else verdict.status,
+            None if verdict is None else verdict.reason, tracking.unverified,
+        )  # fmt: skip
 
     def _token(self, destination: str, context: str) -> str:
         """`sign`'s tokens, memoised per run."""
@@ -443,6 +487,16 @@ class _SameEncoding:
                 " the first 1,024 bytes, where browsers look for it: put <meta charset> first in"
                 " <head>, before any link"
             )
+
+
+def _declared_outside(charset: str) -> DocumentEncoding:
+    """The encoding a MIME header declares for a document that declares none itself."""
+    from rewriter.document.encoding import codec_for_label
+
+    codec = codec_for_label(charset)
+    if codec is None:
+        raise TemplateError(f"the charset {charset!r} is not known")
+    return DocumentEncoding(codec, charset, "mime")
 
 
 def _with_head(chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -99,7 +99,12 @@ def decide(setup: Setup, raw: bytes, markers: Markers, encoding: DocumentEncodin
     (templates repeat their links, files their footers)."""
     value = decode_attribute_value(encoding.decode(raw))
     values = {name: decode_attribute_value(encoding.decode(text)) for name, text in markers}
-    decision = setup.policy.decide(value, values, encoding.codec)
+    return decide_value(setup, value, values, encoding.codec)
+
+
+def decide_value(setup: Setup, value: str, values: dict[str, str], codec: str) -> Judged:
+    """`decide` for a value already read: an href's, or a URL in running text (no markers)."""
+    decision = setup.policy.decide(value, values, codec)
     destination = decision.destination or ""
     if decision.action is Action.REWRITTEN and len(destination) > MAX_DESTINATION:
         detail = f"the destination is longer than {MAX_DESTINATION:,} characters"

@@ -11,6 +11,7 @@ which converts each node itself so that every value keeps its line.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from rewriter.rules.model import (
     DEFAULT_CLICK_TRACKERS,
     DEFAULT_NO_TRACK,
+    FETCHED_PRELOAD_LIST,
     MAX_RULES_BYTES,
     Certificate,
     CertificateState,
@@ -33,14 +35,18 @@ from rewriter.rules.model import (
     ClickTracker,
     ClientIp,
     ContextMode,
+    DkimPolicy,
     HostFacts,
     HstsPolicy,
     KeySource,
+    KillSwitch,
+    MailSettings,
     MarkerMatch,
     NoTrackMarker,
     Rules,
+    ServeSettings,
 )
-from rewriter.web.urls import HostError, normalize_host
+from rewriter.web.urls import HostError, UrlError, normalize_host, parse_http_url
 
 if TYPE_CHECKING:
     from yaml.nodes import Node
@@ -62,6 +68,8 @@ ACCEPTED_KEYS: dict[str, tuple[str, ...]] = {
         "preload_list",
         "checks",
         "clicks",
+        "messages",
+        "serve",
     ),
     "tracking": ("domain", "scheme", "path", "legacy_domains", "context", "campaign"),
     "keys": ("file", "env"),
@@ -77,10 +85,10 @@ ACCEPTED_KEYS: dict[str, tuple[str, ...]] = {
     "links.no_track[]": ("attribute", "word", "equals"),
     "links.click_trackers[]": ("name", "hosts", "paths"),
     "annotation": ("enabled", "attribute"),
-    "hosts.*": ("certificate", "hsts", "preloaded"),
+    "hosts.*": ("certificate", "hsts", "preloaded", "upgrade_insecure"),
     "hosts.*.certificate": ("status", "expires", "names", "requested"),
     "hosts.*.hsts": ("max_age", "include_subdomains", "preload_directive"),
-    "preload_list": ("file", "max_age_days"),
+    "preload_list": ("file", "source", "max_age_days"),
     "checks": (
         "clip_bytes",
         "max_links",
@@ -98,6 +106,16 @@ ACCEPTED_KEYS: dict[str, tuple[str, ...]] = {
         "burst_seconds",
         "duplicate_seconds",
     ),
+    "messages": ("dkim_signed", "relay_networks", "max_message_bytes"),
+    "serve": (
+        "kill_switch",
+        "fallback_url",
+        "retired_keys",
+        "legacy_link_map",
+        "trusted_proxies",
+        "record_query",
+    ),
+    "serve.kill_switch": ("hosts", "urls"),
 }
 
 WARNING_CODES: tuple[str, ...] = ("clip", "max-links", "url-length", "https-possible")
@@ -108,7 +126,9 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "tracking.context": tuple(mode.value for mode in ContextMode),
     "hosts.*.certificate.status": tuple(state.value for state in CertificateState),
     "checks.fail_on[]": WARNING_CODES,
+    "preload_list.source": ("bundled", "fetched"),
     "clicks.client_ip": tuple(mode.value for mode in ClientIp),
+    "messages.dkim_signed": tuple(policy.value for policy in DkimPolicy),
 }
 
 _TAG = "tag:yaml.org,2002:"
@@ -127,6 +147,8 @@ _HOST_GLOB_LABEL = re.compile(r"[a-z0-9_*?-]+")
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEX_NUMBER = re.compile(r"0[xX][0-9a-fA-F]*")
+_KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")  # as tokens.keys.KEY_ID (rules do not import it)
+_URL_GLOB = re.compile(r"(https?://|\*)\S*")
 
 
 class RulesError(Exception):
@@ -170,6 +192,55 @@ def load_rules(path: Path) -> Rules:
     if root is None:
         raise RulesError(path, None, "tracking.domain", "required, but the file is empty")
     return _Walker(path).rules(root)
+
+
+@dataclass(frozen=True, slots=True)
+class HostLines:
+    """Where a rules file speaks of one host (1-based lines): its key under `hosts:` (or where
+    `tracking.domain` or `tracking.legacy_domains` names it), and its certificate and hsts keys."""
+
+    host: int
+    certificate: int | None = None
+    hsts: int | None = None
+
+
+def host_lines(path: Path) -> dict[str, HostLines]:
+    """The lines of each host a rules file names, by normalised name (for reports that point
+    at a declaration, like the probe's). Meant for a file that loads; names that do not
+    normalise are left out. Raises RulesError when the file cannot be read as YAML."""
+    root = _compose(_read_text(path), path)
+    found: dict[str, HostLines] = {}
+    if root is None or _kind(root) != "mapping":
+        return found
+    top = {key.value: value for key, value in root.value if _kind(key) == "scalar"}
+    tracking = top.get("tracking")
+    if tracking is not None and _kind(tracking) == "mapping":
+        for key, value in tracking.value:
+            if key.value == "domain":
+                _note_host(found, value, HostLines(_line(value)))
+            elif key.value == "legacy_domains" and _kind(value) == "sequence":
+                for item in value.value:
+                    _note_host(found, item, HostLines(_line(item)))
+    hosts = top.get("hosts")
+    if hosts is not None and _kind(hosts) == "mapping":
+        for key, value in hosts.value:
+            keys = {}
+            if _kind(value) == "mapping":
+                keys = {k.value: _line(k) for k, _ in value.value if _kind(k) == "scalar"}
+            lines = HostLines(_line(key), keys.get("certificate"), keys.get("hsts"))
+            _note_host(found, key, lines)
+    return found
+
+
+def _line(node: Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _note_host(found: dict[str, HostLines], node: Node, lines: HostLines) -> None:
+    if _kind(node) != "scalar" or not isinstance(node.value, str):
+        return
+    with contextlib.suppress(HostError):
+        found[own_host(node.value)] = lines
 
 
 def read_document(path: Path) -> Any:
@@ -651,6 +722,10 @@ class _Walker:
             changes["checks"] = self.checks(top["checks"])
         if "clicks" in top:
             changes["clicks"] = self.clicks(top["clicks"])
+        if "messages" in top:
+            changes["mail"] = self.messages(top["messages"])
+        if "serve" in top:
+            changes["serve"] = self.serve(top["serve"])
         return Rules(**changes, source=self.path)
 
     def tracking(self, node: Node) -> dict[str, Any]:
@@ -740,8 +815,10 @@ class _Walker:
             out["click_trackers"] = _unique((DEFAULT_CLICK_TRACKERS if builtin else ()) + trackers)
         return out
 
-    def flag(self, section: dict[str, Node], name: str, parent: str) -> bool:
-        return self.boolean(section[name], f"{parent}.{name}") if name in section else True
+    def flag(
+        self, section: dict[str, Node], name: str, parent: str, *, default: bool = True
+    ) -> bool:
+        return self.boolean(section[name], f"{parent}.{name}") if name in section else default
 
     def tag_globs(self, node: Node) -> tuple[str, ...]:
         tags = []
@@ -839,7 +916,8 @@ class _Walker:
             hsts = self.hsts(section["hsts"], f"{key}.hsts")
         if "preloaded" in section:
             preloaded = self.boolean(section["preloaded"], f"{key}.preloaded")
-        return HostFacts(name, certificate, hsts, preloaded)
+        upgrade = self.flag(section, "upgrade_insecure", key, default=False)
+        return HostFacts(name, certificate, hsts, preloaded, upgrade)
 
     def certificate(self, node: Node, key: str) -> Certificate:
         section = self.section(node, key, "hosts.*.certificate")
@@ -896,6 +974,14 @@ class _Walker:
     def preload_list(self, node: Node) -> dict[str, Any]:
         section = self.section(node, "preload_list", "preload_list")
         out: dict[str, Any] = {}
+        if "source" in section:
+            choices = ENUMS["preload_list.source"]
+            source = self.choice(section["source"], "preload_list.source", choices)
+            if "file" in section:
+                message = "give file or source, not both"
+                raise self.fail(section["source"], "preload_list.source", message)
+            if source == "fetched":
+                out["preload_list"] = FETCHED_PRELOAD_LIST
         if "file" in section:
             path = self.relative_path(section["file"], "preload_list.file")
             if not path.is_file():
@@ -981,6 +1067,97 @@ class _Walker:
                 raise self.fail(item, key, "must be printable text: a part of a User-Agent")
             patterns.append(pattern)
         return _unique(tuple(patterns))
+
+    # --- whole messages and the relay
+
+    def messages(self, node: Node) -> MailSettings:
+        section = self.section(node, "messages", "messages")
+        out: dict[str, Any] = {}
+        if "dkim_signed" in section:
+            choices = ENUMS["messages.dkim_signed"]
+            choice = self.choice(section["dkim_signed"], "messages.dkim_signed", choices)
+            out["dkim_signed"] = DkimPolicy(choice)
+        if "relay_networks" in section:
+            out["relay_networks"] = tuple(
+                self.network(item, key)
+                for key, item in self.items(section["relay_networks"], "messages.relay_networks")
+            )
+        if "max_message_bytes" in section:
+            key = "messages.max_message_bytes"
+            out["max_message_bytes"] = self.integer(section["max_message_bytes"], key, 1024)
+        return MailSettings(**out)
+
+    def network(self, node: Node, key: str) -> str:
+        import ipaddress
+
+        text = self.string(node, key)
+        try:
+            return str(ipaddress.ip_network(text, strict=True))
+        except ValueError as error:
+            message = f"not a network like 10.0.0.0/8 or ::1/128 ({error})"
+            raise self.fail(node, key, message) from None
+
+    def serve(self, node: Node) -> ServeSettings:
+        section = self.section(node, "serve", "serve")
+        out: dict[str, Any] = {}
+        if "kill_switch" in section:
+            out["kill_switch"] = self.kill_switch(section["kill_switch"])
+        if "fallback_url" in section:
+            out["fallback_url"] = self.http_url(section["fallback_url"], "serve.fallback_url")
+        if "retired_keys" in section:
+            ids = []
+            for key, item in self.items(section["retired_keys"], "serve.retired_keys"):
+                key_id = self.string(item, key)
+                if not _KEY_ID.fullmatch(key_id):
+                    message = f"{key_id!r} is not a key id (1-16 of A-Z a-z 0-9 _ -)"
+                    raise self.fail(item, key, message)
+                ids.append(key_id)
+            out["retired_keys"] = _unique(tuple(ids))
+        if "legacy_link_map" in section:
+            # Read (and its absence reported) by the service only: rewriting and checking
+            # never need the file, and the rules travel to machines that do not have it.
+            path = self.relative_path(section["legacy_link_map"], "serve.legacy_link_map")
+            out["legacy_link_map"] = path
+        if "trusted_proxies" in section:
+            out["trusted_proxies"] = self.networks(section["trusted_proxies"])
+        out["record_query"] = self.flag(section, "record_query", "serve", default=False)
+        return ServeSettings(**out)
+
+    def kill_switch(self, node: Node) -> KillSwitch:
+        section = self.section(node, "serve.kill_switch", "serve.kill_switch")
+        hosts: tuple[str, ...] = ()
+        urls: list[str] = []
+        if "hosts" in section:
+            hosts = self.host_globs(section["hosts"], "serve.kill_switch.hosts")
+        for key, item in (
+            self.items(section["urls"], "serve.kill_switch.urls") if "urls" in section else []
+        ):
+            glob = self.string(item, key)
+            if not _URL_GLOB.fullmatch(glob):
+                message = f"a URL glob starts with http://, https:// or * (got {glob!r})"
+                raise self.fail(item, key, message)
+            urls.append(glob)
+        return KillSwitch(hosts, _unique(tuple(urls)))
+
+    def http_url(self, node: Node, key: str) -> str:
+        text = self.string(node, key)
+        try:
+            return parse_http_url(text).href
+        except UrlError as error:
+            raise self.fail(node, key, f"not an http(s) URL: {error}") from None
+
+    def networks(self, node: Node) -> tuple[str, ...]:
+        import ipaddress
+
+        out = []
+        for key, item in self.items(node, "serve.trusted_proxies"):
+            text = self.string(item, key)
+            try:
+                out.append(str(ipaddress.ip_network(text.strip(), strict=False)))
+            except ValueError:
+                message = f"{text!r} is not an IP address or network (like 10.0.0.0/8)"
+                raise self.fail(item, key, message) from None
+        return _unique(tuple(out))
 
 
 _T = TypeVar("_T")

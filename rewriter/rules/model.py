@@ -14,6 +14,14 @@ from enum import StrEnum
 from pathlib import Path
 
 MAX_RULES_BYTES = 1 << 20  # 1 MiB: a rules file is a few kilobytes
+# The shape of the classes below; part of the key of remembered (pickled) rule sets, so that a
+# rule set remembered by an older layout is validated again. Add one at every change of shape.
+RULES_LAYOUT = 2
+
+# `preload_list: {source: fetched}` (and `--preload-list fetched`): the list `rewriter
+# preload-list fetch` kept. A path no file can have (a NUL is never part of a file name), so it
+# travels wherever a list's path goes (options, the settings sent to worker processes).
+FETCHED_PRELOAD_LIST = Path("\0fetched")
 
 
 class MarkerMatch(StrEnum):
@@ -121,6 +129,7 @@ class HostFacts:
     certificate: Certificate | None = None  # None: not declared
     hsts: HstsPolicy | None = None  # None: sends no HSTS header (or not declared)
     preloaded: bool | None = None  # None: ask the preload list
+    upgrade_insecure: bool = False  # the service answers plain HTTP with a 308 to HTTPS
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +179,50 @@ class KeySource:
 class ContextMode(StrEnum):
     PATH = "path"  # the template's path relative to the folder given
     CAMPAIGN = "campaign"  # `Rules.campaign`
+    MESSAGE = "message"  # a message's X-Rewriter-Context, else a digest of its Message-ID
     NONE = "none"
+
+
+# --- whole messages and the relay (`messages:` in the rules)
+
+
+class DkimPolicy(StrEnum):
+    """What to do with a message that already carries a DKIM-Signature."""
+
+    REFUSE = "refuse"  # a failed file; the relay answers 550 5.7.0
+    WARN = "warn"  # rewrite anyway (the signature will not verify), with a warning
+
+
+DEFAULT_RELAY_NETWORKS: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+
+
+@dataclass(frozen=True, slots=True)
+class MailSettings:
+    """Messages (`.eml`) and the SMTP relay."""
+
+    dkim_signed: DkimPolicy = DkimPolicy.REFUSE
+    relay_networks: tuple[str, ...] = DEFAULT_RELAY_NETWORKS  # clients the relay serves (CIDR)
+    max_message_bytes: int = 25 << 20  # the relay's SIZE limit, advertised in EHLO
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitch:
+    """Destinations the service no longer redirects to (a leaked key, a phishing page)."""
+
+    hosts: tuple[str, ...] = ()  # destination host globs, lower case
+    urls: tuple[str, ...] = ()  # destination URL globs (the whole serialised URL)
+
+
+@dataclass(frozen=True, slots=True)
+class ServeSettings:
+    """What the tracking service (`rewriter serve`) needs beyond the tracking domain."""
+
+    kill_switch: KillSwitch = field(default_factory=KillSwitch)
+    fallback_url: str | None = None  # for unknown legacy paths and retired keys' tokens
+    retired_keys: tuple[str, ...] = ()  # key ids whose tokens go to the fallback
+    legacy_link_map: Path | None = None  # CSV of the previous platform's links
+    trusted_proxies: tuple[str, ...] = ()  # networks (CIDR) whose X-Forwarded-* are believed
+    record_query: bool = False  # clicks keep the destination's query (it may hold personal data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +247,9 @@ class Rules:
     preload_list: Path | None = None
     preload_list_max_age_days: int = 180
     checks: Checks = field(default_factory=Checks)
+    mail: MailSettings = field(default_factory=MailSettings)
     clicks: ClickSettings = field(default_factory=ClickSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
     source: Path | None = None  # the file these rules were read from
 
     @property

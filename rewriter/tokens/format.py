@@ -53,7 +53,10 @@ MAX_TOKEN_LENGTH = ceil(
 
 _TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]*")
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
-_FROM_URLSAFE = str.maketrans("-_", "+/")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")  # bytes.translate: str.translate is 10x slower
+_BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# By length modulo 4: the low bits of the last character that carry no data (must be 0).
+_UNUSED_BITS = {0: 0, 2: 0b1111, 3: 0b11}
 
 
 class TokenError(ValueError):
@@ -188,10 +191,11 @@ def _from_text(token: str) -> bytes:
         raise TokenError("too long")
     if len(token) % 4 == 1 or not _TOKEN_TEXT.fullmatch(token):
         raise TokenError("not base64url")
-    data = binascii.a2b_base64(token.translate(_FROM_URLSAFE) + "=" * (-len(token) % 4))
-    if _to_text(data) != token:
+    unused_bits = _UNUSED_BITS[len(token) % 4]
+    if unused_bits and _BASE64URL.index(token[-1]) & unused_bits:
         raise TokenError("not base64url")  # unused low bits set: another spelling of the bytes
-    return data
+    text = token.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(token) % 4)
+    return binascii.a2b_base64(text)
 
 
 def token_of(tracking_url: str) -> str:

@@ -1,0 +1,1 @@
+"""Whole messages and plain text: MIME parts, transfer encodings, URLs in text, the SMTP relay."""
