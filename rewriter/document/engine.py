@@ -1,56 +1,65 @@
-"""One document end to end: scan, decide, sign, classify, splice, prove.
+"""One document end to end, streaming: the engine drives the stages, in this order.
 
-`Rewriter.rewrite_stream` works on a stream of chunks and writes output pieces as it goes, so
-memory does not grow with the size of the input; `Rewriter.rewrite` is the in-memory form.
-Nothing here touches files, the clock or the network: the caller passes bytes, rules, keys and
-the classifier in.
+    scan ─▶ per link tag: decide ─▶ sign ─▶ classify ─▶ splice ─▶ prove ─▶ write
+         └▶ bytes between link tags ─────────────────────────────▶ prove ─▶ write
+
+The stages are functions over data (`document/stages`: decide, sign, classify, splice;
+`document/proof`: prove); the engine holds what lasts across documents (the rules, the memos)
+and, per document, its position, records and warnings. `Rewriter.rewrite_stream` works on a
+stream of chunks and writes each piece once it is proven, so memory does not grow with the size
+of the input; `Rewriter.rewrite` is the in-memory form. Nothing here touches files, the clock or
+the network: the caller passes bytes, rules, keys and the classifier in.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import chain
-from math import ceil
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
-from rewriter.document.decide import Policy
 from rewriter.document.encoding import PRESCAN_BYTES, UNSUPPORTED, DocumentEncoding, sniff
-from rewriter.document.entities import decode_attribute_value, escape_attribute_value
+from rewriter.document.entities import decode_attribute_value
 from rewriter.document.inputs import TemplateError, binary_kind, encoding_back, utf8_view
 from rewriter.document.linktext import link_text
-from rewriter.document.scan import MAX_TAG_BYTES, Attribute, LinkTag, OversizedTag, Piece, Scanner
-from rewriter.document.splice import Edit, annotation_edits, apply_edits, mask_tag, value_edit
-from rewriter.models import Action, Decision, LinkRecord, Reason, Result, Status, Verdict
+from rewriter.document.proof import PreservationError, Proof
+from rewriter.document.scan import MAX_TAG_BYTES, LinkTag, OversizedTag, Piece, Scanner
+from rewriter.document.stages import (
+    LINK_ATTRIBUTE,
+    Judged,
+    Markers,
+    Setup,
+    Tracking,
+    classify,
+    decide,
+    decide_value,
+    markers_of,
+    ours,
+    sign,
+    splice,
+)
+from rewriter.models import Action, LinkRecord, Reason, Result, Verdict, new_link_record
 from rewriter.rules.model import ContextMode, Rules
 from rewriter.status.classify import Classifier
-from rewriter.tokens.format import (
-    FIXED_OVERHEAD,
-    MAX_TOKEN_LENGTH,
-    TokenError,
-    decode_token,
-    encode_token,
-)
-from rewriter.tokens.format import MAX_DESTINATION_LENGTH as MAX_DESTINATION
+from rewriter.tokens.format import MAX_CONTEXT_BYTES, encode_token
 from rewriter.tokens.keys import KeyRing
 
-# The shortest token (a 1-character key id and destination) to the longest, base64url.
-_TOKEN_SHAPE = re.compile(
-    rf"[A-Za-z0-9_-]{{{ceil(4 * (FIXED_OVERHEAD + 2) / 3)},{MAX_TOKEN_LENGTH}}}"
-)
+__all__ = [
+    "LINK_ATTRIBUTE",
+    "MAX_CONTEXT_BYTES",
+    "PreservationError",
+    "Rewriter",
+    "StreamOutcome",
+    "link_context",
+]
 
-LINK_ATTRIBUTE = "href"
-MAX_CONTEXT_BYTES = 255
-MEMO_SIZE = 4096  # entries per memo (decisions, tokens): bounded, so a long batch does not grow
-PROOF_BATCH = 1 << 16  # bytes of output the proof scans at a time
+MEMO_SIZE = 4096  # entries per memo (decisions, verdicts, tokens): bounded for a long batch
 
 Write = Callable[[bytes], object]
-
-
-class PreservationError(Exception):
-    """The output differs from the input outside the link values: nothing may be written."""
+_Key = tuple[bytes, Markers, str]  # a link value as written, its markers, the codec
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 @dataclass(slots=True)
@@ -63,25 +72,12 @@ class StreamOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
-class _Tracking(NamedTuple):
-    """What is known of a link's tracking hop and destination."""
+class Linked(NamedTuple):
+    """One link tag through the stages: the bytes to write for it, and its record."""
 
-    url: str | None  # the tracking URL (None: not tracked, or no key to make it)
-    destination: str | None  # None: no destination known
-    note: str | None = None  # how the destination is known, when it matters
-    refused: str | None = None  # why the redirect service will refuse it, if it will
-    unverified: bool = False  # the destination was read from a token no key verified
-    context: str | None = None  # a re-issued link keeps its attribution (else the file's)
-    reissued_from: str | None = None  # the host of a link of ours signed anew on ours
-
-
-class _Judged(NamedTuple):
-    """What is known of a link value whatever the file it is in."""
-
-    value: str  # the attribute value, entity-decoded
-    decision: Decision
-    tracking: _Tracking
-    verdict: Verdict | None
+    output: bytes
+    record: LinkRecord | None  # None: a link tag without a link attribute
+    ours: bool  # its value and annotation may change (else not one byte of it)
 
 
 class Rewriter:
@@ -100,14 +96,19 @@ class Rewriter:
         self.link_texts = link_texts
         self.ring = ring  # None: inspect only (decisions and statuses, output unchanged)
         self.classifier = classifier  # None: no statuses and no annotation
-        self.policy = Policy(rules)
-        self._prefix = rules.tracking_prefix
-        self._prefix_bytes = self._prefix.encode("ascii")
-        self._token_path = rules.path + "/"
-        self._marker_names = {name.encode("latin-1") for name in self.policy.marker_attributes}
-        self._tokens: dict[tuple[str, str], str] = {}
-        self._own: dict[tuple[bytes, str], bool] = {}  # the proof's question, memoised
-        self._judged: dict[tuple[bytes, tuple[tuple[str, bytes], ...], str], _Judged] = {}
+        self.setup = Setup.of(rules, ring, classifier)
+        self._prefix_bytes = self.setup.prefix.encode("ascii")
+        self._marker_names = frozenset(
+            name.encode("latin-1") for name in self.setup.policy.marker_attributes
+        )
+        # The memos: templates repeat their links (MJML: several times), files their footers.
+        self._judged: dict[_Key, Judged] = {}  # decide
+        self._verdicts: dict[_Key, Verdict | None] = {}  # classify
+        self._tokens: dict[tuple[str, str], str] = {}  # sign
+        # The tracking links signed here, with their destinations: the safe mode need not
+        # decode again a token it knows was just made for that destination.
+        self._signed: dict[str, str] = {}
+        self._own: dict[tuple[bytes, str], bool] = {}  # the proof's question
 
     def rewrite(
         self,
@@ -152,10 +153,10 @@ class Rewriter:
     ) -> StreamOutcome:
         """Rewrite a stream of chunks, writing output pieces as they are ready.
 
-        With `prove`, the output is scanned again as it is written and compared with the input
-        outside the link values; a difference raises PreservationError at the end. With
-        `on_link`, each link record goes there instead of into the outcome (so a huge input
-        does not hold them all).
+        With `prove`, each piece is proven (`document/proof`) before it is written: a piece
+        that differs from the input outside the link values raises PreservationError, and
+        nothing of it is written. With `on_link`, each link record goes there instead of into
+        the outcome (so a huge input does not hold them all).
         """
         stream = _with_head(iter(chunks))
         head = next(stream, b"")
@@ -166,8 +167,9 @@ class Rewriter:
             view = utf8_view(chain((head,), stream), encoding.codec)
             back = encoding_back(write, encoding.codec)
             outcome = self.rewrite_stream(
-                view, back, file=file, relative=relative, prove=prove, on_link=on_link
-            )
+                view, back, file=file, relative=relative, prove=prove, on_link=on_link,
+                context=context,
+            )  # fmt: skip
             outcome.encoding = encoding
             return outcome
         if encoding.codec == UNSUPPORTED:
@@ -181,16 +183,28 @@ class Rewriter:
         kind = binary_kind(head[:PRESCAN_BYTES])
         if kind is not None:
             raise TemplateError(f"not a template: it looks like {kind}")
-        proof = _Proof(self, encoding) if prove else None
         if context is None:
             context = link_context(self.rules, relative if relative is not None else file)
-        document = _Document(self, encoding, file, context, proof, on_link)
+        document = _Document(encoding, file, context, self.rules.tracking_domain, on_link)
+        is_own = partial(self.is_own_value, encoding=encoding)
+        proof = Proof(self.rules.annotation_attribute, is_own) if prove else None
         scanner = Scanner(self.rules.link_tags)
         for piece in _pieces(scanner, head, stream):
-            document.take(piece, write)
+            if isinstance(piece, bytes):
+                output = piece  # the bytes between link tags go out as they came in
+                if proof is not None:
+                    proof.text(piece, output)  # compared all the same (C speed), not assumed
+                write(output)
+                document.advance(piece)
+            elif isinstance(piece, LinkTag):
+                linked = self.link(piece, document)
+                if proof is not None:
+                    proof.tag(piece, linked.output, may_change=linked.ours)
+                write(linked.output)
+                document.took_link(piece, linked)
+            else:
+                document.took_oversized(piece)
             document.locate_open(scanner.open_constructs())
-        if proof is not None:
-            proof.finish()
         if isinstance(write, _SameEncoding):
             write.finish()
         document.note_input(scanner.unfinished)
@@ -198,52 +212,26 @@ class Rewriter:
             document.records, document.encoding, document.changed, document.warnings
         )
 
-    # One link.
-
-    def process(self, tag: LinkTag, document: _Document) -> tuple[bytes, LinkRecord | None, bool]:
-        """The new tag bytes, its record, and whether the proof masks its value."""
+    def link(self, tag: LinkTag, document: _Document) -> Linked:
+        """One link tag through decide, sign, classify and splice (the proof follows)."""
         link = tag.attribute(LINK_ATTRIBUTE)
         if link is None:
-            return tag.raw, None, False
-        encoding = document.encoding
-        judged = self._judge(tag, tag.value(link), encoding)
-        decision, tracking, verdict = judged.decision, judged.tracking, judged.verdict
-        if decision.action is Action.REWRITTEN and self.ring is not None:
-            assert decision.destination is not None
-            context = document.context if tracking.context is None else tracking.context
-            token = self._token(decision.destination, context)
-            tracking = tracking._replace(url=self._prefix + token)
+            return Linked(tag.raw, None, False)
+        setup, encoding = self.setup, document.encoding
+        key = (tag.value(link), markers_of(tag, self._marker_names), encoding.codec)
+        judged = self._judged.get(key)
+        if judged is None:
+            judged = _remember(self._judged, key, decide(setup, key[0], key[1], encoding))
+        tracking = sign(setup, judged, document.context, self._token)
+        if key in self._verdicts:  # a verdict depends on no token: the same for every file
+            verdict = self._verdicts[key]
+        else:
+            verdict = _remember(self._verdicts, key, classify(setup, judged.decision, tracking))
         if tracking.reissued_from is not None:
             document.note_reissued(tracking.reissued_from)
-        own = tracking.url is not None and (
-            decision.action is Action.REWRITTEN or decision.reason is Reason.OWN_DOMAIN
-        )
-        edits: list[Edit] = []
-        if decision.action is Action.REWRITTEN and tracking.url is not None:
-            escaped = escape_attribute_value(tracking.url, link.quote.decode("ascii"))
-            edits.append(value_edit(link, escaped.encode("ascii")))
-        if own:
-            edits += self._annotation(tag, link, verdict)
-        note = tracking.note
-        record = LinkRecord(
-            file=document.path,
-            line=document.line,
-            column=document.column,
-            tag=tag.name,
-            attribute=LINK_ATTRIBUTE,
-            text=self._text(tag, encoding) if self.link_texts else "",
-            original=judged.value,
-            tracking_url=tracking.url,
-            action=decision.action,
-            reason=decision.reason,
-            detail=decision.detail if note is None else f"{decision.detail}; {note}",
-            destination=tracking.destination,
-            in_conditional_comment=tag.in_conditional_comment,
-            status=None if verdict is None else verdict.status,
-            status_reason=None if verdict is None else verdict.reason,
-            unverified=tracking.unverified,
-        )
-        return apply_edits(tag.raw, edits), record, own
+        output = splice(setup, tag, link, judged.decision, tracking, verdict)
+        record = self._record(tag, document, judged, tracking, verdict)
+        return Linked(output, record, ours(judged.decision, tracking))
 
     def text_link(
         self,
@@ -258,172 +246,74 @@ class Rewriter:
         """One URL found in running text (a text/plain part, a .txt template), through the same
         stages as an href: decide, sign, classify. The record's `tracking_url` is the
         replacement when its action is `rewritten` and a key is at hand."""
+        setup = self.setup
         key = (value.encode("utf-8", "surrogatepass"), (), "text:" + codec)
         judged = self._judged.get(key)
         if judged is None:
-            if len(self._judged) >= MEMO_SIZE:
-                self._judged.clear()
-            judged = self._judged[key] = self._judge_value(value, {}, codec)
-        decision, tracking, verdict = judged.decision, judged.tracking, judged.verdict
-        if decision.action is Action.REWRITTEN and self.ring is not None:
-            assert decision.destination is not None
-            kept = context if tracking.context is None else tracking.context  # a re-issued link's
-            tracking = tracking._replace(url=self._prefix + self._token(decision.destination, kept))
-        note = tracking.note
-        return LinkRecord(
-            file=file, line=line, column=column, tag="text", attribute="url", text="",
-            original=value, tracking_url=tracking.url, action=decision.action,
-            reason=decision.reason,
-            detail=decision.detail if note is None else f"{decision.detail}; {note}",
-            destination=tracking.destination,
-            status=None if verdict is None else verdict.status,
-            status_reason=None if verdict is None else verdict.reason,
-            unverified=tracking.unverified,
+            judged = _remember(self._judged, key, decide_value(setup, value, {}, codec))
+        tracking = sign(setup, judged, context, self._token)
+        if key in self._verdicts:
+            verdict = self._verdicts[key]
+        else:
+            verdict = _remember(self._verdicts, key, classify(setup, judged.decision, tracking))
+        decision, note = judged.decision, tracking.note
+        return new_link_record(
+            file, line, column, "text", "url", "", value, tracking.url, decision.action,
+            decision.reason, decision.detail if note is None else f"{decision.detail}; {note}",
+            tracking.destination, False, None if verdict is None else verdict.status,
+            None if verdict is None else verdict.reason, tracking.unverified,
         )  # fmt: skip
+
+    def _token(self, destination: str, context: str) -> str:
+        """`sign`'s tokens, memoised per run."""
+        key = (destination, context)
+        token = self._tokens.get(key)
+        if token is None:
+            assert self.ring is not None
+            token = _remember(self._tokens, key, encode_token(destination, context, self.ring))
+            if len(self._signed) >= MEMO_SIZE:
+                self._signed.clear()
+            self._signed[self.setup.prefix + token] = destination
+        return token
+
+    def signed_here(self, tracking_url: str) -> str | None:
+        """The destination a tracking link was signed for by this engine (recently: the memo
+        is bounded), else None."""
+        return self._signed.get(tracking_url)
+
+    def _record(
+        self,
+        tag: LinkTag,
+        document: _Document,
+        judged: Judged,
+        tracking: Tracking,
+        verdict: Verdict | None,
+    ) -> LinkRecord:
+        decision, note = judged.decision, tracking.note
+        return new_link_record(
+            document.path,
+            document.line,
+            document.column,
+            tag.name,
+            LINK_ATTRIBUTE,
+            self._text(tag, document.encoding) if self.link_texts else "",
+            judged.value,
+            tracking.url,
+            decision.action,
+            decision.reason,
+            decision.detail if note is None else f"{decision.detail}; {note}",
+            tracking.destination,
+            tag.in_conditional_comment,
+            None if verdict is None else verdict.status,
+            None if verdict is None else verdict.reason,
+            tracking.unverified,
+        )
 
     def _text(self, tag: LinkTag, encoding: DocumentEncoding) -> str:
         if tag.name == "area":  # a void element: what a reader sees is its alt text
             alt = tag.attribute("alt")
             return "" if alt is None else decode_attribute_value(encoding.decode(tag.value(alt)))
         return link_text(tag.following, tag.name, encoding.decode)
-
-    def _judge(self, tag: LinkTag, raw: bytes, encoding: DocumentEncoding) -> _Judged:
-        """Decision, tracking and status of a link value, memoised: templates repeat their
-        links, files their footers. (Only the token depends on the file; it is added after.)"""
-        key = (raw, self._markers_of(tag), encoding.codec)
-        judged = self._judged.get(key)
-        if judged is None:
-            if len(self._judged) >= MEMO_SIZE:
-                self._judged.clear()
-            judged = self._judged[key] = self._judge_uncached(raw, key[1], encoding)
-        return judged
-
-    def _markers_of(self, tag: LinkTag) -> tuple[tuple[str, bytes], ...]:
-        """The raw values of the tag's attributes that can carry a no-track marker."""
-        markers = []
-        for name in tag.names() & self._marker_names:
-            attribute = tag.attribute(name.decode("latin-1"))
-            assert attribute is not None
-            markers.append((attribute.name, tag.value(attribute)))
-        return tuple(sorted(markers))
-
-    def _judge_uncached(
-        self, raw: bytes, markers: tuple[tuple[str, bytes], ...], encoding: DocumentEncoding
-    ) -> _Judged:
-        value = decode_attribute_value(encoding.decode(raw))
-        values = {name: decode_attribute_value(encoding.decode(text)) for name, text in markers}
-        return self._judge_value(value, values, encoding.codec)
-
-    def _judge_value(self, value: str, values: dict[str, str], codec: str) -> _Judged:
-        decision = self.policy.decide(value, values, codec)
-        destination = decision.destination or ""
-        if decision.action is Action.REWRITTEN and len(destination) > MAX_DESTINATION:
-            detail = f"the destination is longer than {MAX_DESTINATION:,} characters"
-            decision = Decision(Action.SKIPPED, Reason.TOO_LONG, detail, destination, decision.host)
-        ours = self._ours_elsewhere(decision)
-        if ours is not None:
-            decision, tracking = ours
-        else:
-            tracking = self._tracking(decision)
-        return _Judged(value, decision, tracking, self._verdict(decision, tracking))
-
-    def _ours_elsewhere(self, decision: Decision) -> tuple[Decision, _Tracking] | None:
-        """A link about to be wrapped that is a tracking link of ours on another host (the
-        tracking domain changed): re-issued on the current one with the same destination and
-        context, never wrapped twice. Only a path that looks like a token is verified."""
-        if decision.action is not Action.REWRITTEN or self.ring is None:
-            return None
-        assert decision.destination is not None and decision.host is not None
-        token = _token_in_path(decision.destination, self._token_path)
-        if token is None:
-            return None
-        try:
-            contents = decode_token(token, self.ring)
-        except TokenError:
-            return None  # not ours: a link like any other
-        old, domain = decision.host, self.rules.tracking_domain
-        detail = (
-            f"a tracking link of ours on {old}, re-issued on {domain} (list {old} under"
-            " tracking.legacy_domains, or mail already sent with it stops resolving)"
-        )
-        reissued = Decision(Action.REWRITTEN, Reason.REISSUED, detail, contents.destination)
-        tracking = _Tracking(None, contents.destination, context=contents.context,
-                             reissued_from=old)  # fmt: skip
-        return reissued, tracking
-
-    def _tracking(self, decision: Decision) -> _Tracking:
-        """The tracking URL of a link and the destination behind it, as far as they are known
-        without the file (a new tracking URL's token carries the file: `process` adds it)."""
-        if decision.action is Action.REWRITTEN:
-            return _Tracking(None, decision.destination)
-        if decision.action is Action.ALREADY_TRACKED:
-            assert decision.destination is not None
-            if decision.reason is Reason.CLICK_TRACKER:
-                return _Tracking(decision.destination, None)
-            return self._read_token(decision.destination, decision.reason is Reason.OWN_DOMAIN)
-        return _Tracking(None, decision.destination)
-
-    def _token(self, destination: str, context: str) -> str:
-        """Tokens are memoised per run: templates repeat their links (MJML: several times)."""
-        key = (destination, context)
-        token = self._tokens.get(key)
-        if token is None:
-            assert self.ring is not None
-            if len(self._tokens) >= MEMO_SIZE:
-                self._tokens.clear()  # bounded: a long batch must not grow
-            token = self._tokens[key] = encode_token(destination, context, self.ring)
-        return token
-
-    def _read_token(self, tracking_url: str, own: bool) -> _Tracking:
-        """The destination of one of our tracking links, verified when a key is at hand.
-
-        On the current tracking domain, a token that does not verify with the keys at hand, or
-        (without keys) is not even well-formed, is one the redirect service will refuse: the
-        click fails. (A legacy domain may be served by another system, so its tokens are only
-        reported as unverified.)
-        """
-        token = _token_of(tracking_url)
-        if self.ring is not None:
-            try:
-                return _Tracking(tracking_url, decode_token(token, self.ring).destination)
-            except TokenError as error:
-                problem = f"the token does not verify with the keys at hand ({error})"
-                if own:
-                    return _Tracking(tracking_url, None, problem, refused=problem)
-        else:
-            problem = "no key at hand to verify the token"
-        try:
-            destination = decode_token(token).destination
-        except TokenError as error:
-            if own:
-                malformed = f"the token is malformed ({error})"
-                return _Tracking(tracking_url, None, malformed, refused=malformed)
-            return _Tracking(tracking_url, None, f"its destination cannot be read ({error})")
-        note = f"destination unverified: {problem}"
-        return _Tracking(tracking_url, destination, note, unverified=True)
-
-    def _verdict(self, decision: Decision, tracking: _Tracking) -> Verdict | None:
-        if self.classifier is None:
-            return None
-        if tracking.refused is not None:
-            return Verdict(
-                Status.BROKEN,
-                f"tracking hop: {tracking.refused}: the redirect service will refuse the click",
-            )
-        if decision.action is Action.REWRITTEN:
-            # Without keys the tracking URL is not made, but its host and scheme are known.
-            return self.classifier.link(tracking.url or self._prefix, tracking.destination)
-        if decision.action is Action.ALREADY_TRACKED:
-            return self.classifier.link(tracking.url, tracking.destination)
-        if tracking.destination is not None:
-            return self.classifier.link(None, tracking.destination)
-        return None
-
-    def _annotation(self, tag: LinkTag, link: Attribute, verdict: Verdict | None) -> list[Edit]:
-        """Our status attribute on a link of the current tracking domain (removed when off)."""
-        name = self.rules.annotation_attribute
-        value = None if not self.rules.annotate or verdict is None else str(verdict.status)
-        return annotation_edits(tag, link, name, value)
 
     def is_own_value(self, raw_value: bytes, encoding: DocumentEncoding) -> bool:
         """Whether a link value (as written) is on the current tracking domain."""
@@ -432,30 +322,18 @@ class Rewriter:
         key = (raw_value, encoding.codec)
         own = self._own.get(key)
         if own is None:
-            if len(self._own) >= MEMO_SIZE:
-                self._own.clear()
             value = decode_attribute_value(encoding.decode(raw_value))
-            decision = self.policy.decide_url(value, encoding.codec)
-            own = self._own[key] = decision.reason is Reason.OWN_DOMAIN
+            decision = self.setup.policy.decide_url(value, encoding.codec)
+            own = _remember(self._own, key, decision.reason is Reason.OWN_DOMAIN)
         return own
 
 
-def _token_in_path(url: str, token_path: str) -> str | None:
-    """The token of a serialised http(s) URL whose path is `token_path` + one token-like
-    segment (the shape of our tracking links), else None."""
-    start = url.find("/", url.find("://") + 3)
-    if start < 0:
-        return None
-    path = url[start:].split("?", 1)[0].split("#", 1)[0]
-    if not path.startswith(token_path):
-        return None
-    token = path[len(token_path) :]
-    return token if _TOKEN_SHAPE.fullmatch(token) else None
-
-
-def _token_of(tracking_url: str) -> str:
-    """The last path segment: where every version of our tracking links keeps the token."""
-    return tracking_url.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+def _remember(memo: dict[_K, _V], key: _K, value: _V) -> _V:
+    """Put a value in a memo, emptied when full: bounded, so a long batch does not grow."""
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def link_context(rules: Rules, path: str | None) -> str:
@@ -474,22 +352,20 @@ def link_context(rules: Rules, path: str | None) -> str:
 
 
 class _Document:
-    """Per-document state: position, records, and the proof fed with input and output."""
+    """Per-document state: the position in the input, the records and warnings so far."""
 
     def __init__(
         self,
-        engine: Rewriter,
         encoding: DocumentEncoding,
         path: str | None,
         context: str,
-        proof: _Proof | None,
+        tracking_domain: str,
         on_link: Callable[[LinkRecord], object] | None = None,
     ) -> None:
-        self.engine = engine
         self.encoding = encoding
         self.path = path
-        self.context = context
-        self.proof = proof
+        self.context = context  # the attribution the document's new tracking links carry
+        self.tracking_domain = tracking_domain
         self.records: list[LinkRecord] = []
         self.emit = on_link or self.records.append
         self.warnings: list[str] = []
@@ -508,45 +384,25 @@ class _Document:
         if host in self._reissued:
             return
         self._reissued.add(host)
-        domain = self.engine.rules.tracking_domain
         self.warnings.append(
             f"{self.path or '-'}:{self.line}:{self.column}: a tracking link of ours on {host}"
-            f" was re-issued on {domain}: list {host} under tracking.legacy_domains, or mail"
-            " already sent with it stops resolving"
+            f" was re-issued on {self.tracking_domain}: list {host} under"
+            " tracking.legacy_domains, or mail already sent with it stops resolving"
         )
 
-    def take(self, piece: Piece, write: Write) -> None:
-        if isinstance(piece, bytes):
-            write(piece)
-            if self.proof is not None:
-                self.proof.input(piece, piece)
-                self.proof.output(piece)
-            self._advance(piece)
-        elif isinstance(piece, LinkTag):
-            self._take_link(piece, write)
-        else:
-            self._take_oversized(piece)
+    def took_link(self, tag: LinkTag, linked: Linked) -> None:
+        """A link tag, written."""
+        self.changed = self.changed or linked.output != tag.raw
+        if linked.record is not None:
+            self.emit(linked.record)
+        self.advance(tag.raw)
 
-    def _take_link(self, tag: LinkTag, write: Write) -> None:
-        engine = self.engine
-        new_raw, record, masked = engine.process(tag, self)
-        write(new_raw)
-        self.changed = self.changed or new_raw != tag.raw
-        if self.proof is not None:
-            link = tag.attribute(LINK_ATTRIBUTE) if masked else None
-            annotation = engine.rules.annotation_attribute if masked else None
-            self.proof.input(mask_tag(tag, link, annotation), tag.raw)
-            self.proof.output(new_raw)
-        if record is not None:
-            self.emit(record)
-        self._advance(tag.raw)
-
-    def _take_oversized(self, piece: OversizedTag) -> None:
+    def took_oversized(self, piece: OversizedTag) -> None:
         """A link tag too large to examine: its bytes pass through (as the pieces that follow)."""
         detail = f"a <{piece.name}> tag larger than {MAX_TAG_BYTES:,} bytes is not examined"
         self.warnings.append(f"{self.path or '-'}:{self.line}:{self.column}: {detail}")
         self.emit(
-            LinkRecord(
+            new_link_record(
                 self.path, self.line, self.column, piece.name, LINK_ATTRIBUTE, "", "", None,
                 Action.SKIPPED, Reason.OVERSIZED_TAG, detail,
             )
@@ -592,7 +448,7 @@ class _Document:
             column = 1
         return f"{line}:{column + self.encoding.count_characters(before)}"
 
-    def _advance(self, data: bytes) -> None:
+    def advance(self, data: bytes) -> None:
         self._piece_start = (self.offset, self.line, self.column)
         self._piece = data
         self.offset += len(data)
@@ -602,60 +458,6 @@ class _Document:
             data = data[data.rfind(b"\n") + 1 :]
             self.column = 1
         self.column += self.encoding.count_characters(data)
-
-
-class _Proof:
-    """The re-scan proof: the output, scanned again as it is written, must equal the input
-    once the values of links on the tracking domain and our annotation are masked out."""
-
-    def __init__(self, engine: Rewriter, encoding: DocumentEncoding) -> None:
-        self._engine = engine
-        self._encoding = encoding
-        self._scanner = Scanner(engine.rules.link_tags)
-        self._input = hashlib.blake2b()
-        self._output = hashlib.blake2b()
-        self._pending: list[bytes] = []
-        self._pending_size = 0
-        # The input's own bytes, kept while all the output is still pending: an output equal to
-        # its input, byte for byte, needs no re-scan (most files of a re-run, and links skipped).
-        self._unscanned_input: list[bytes] | None = []
-
-    def input(self, masked: bytes, raw: bytes) -> None:
-        self._input.update(masked)
-        if self._unscanned_input is not None:
-            self._unscanned_input.append(raw)
-
-    def output(self, data: bytes) -> None:
-        # Output comes in small pieces; scanning each at once would stop at every cut tag.
-        self._pending.append(data)
-        self._pending_size += len(data)
-        if self._pending_size >= PROOF_BATCH:
-            self._unscanned_input = None
-            self._digest(self._scanner.feed(b"".join(self._pending)))
-            self._pending, self._pending_size = [], 0
-
-    def finish(self) -> None:
-        if self._unscanned_input is not None and self._pending == self._unscanned_input:
-            return  # nothing differs, so nothing differs outside the link values
-        self._digest(self._scanner.feed(b"".join(self._pending), last=True))
-        self._pending, self._pending_size = [], 0
-        if self._output.digest() != self._input.digest():
-            raise PreservationError(
-                "the output differs from the input outside the rewritten link values"
-            )
-
-    def _digest(self, pieces: Iterator[Piece]) -> None:
-        for piece in pieces:
-            if isinstance(piece, bytes):
-                self._output.update(piece)
-            elif isinstance(piece, LinkTag):
-                self._output.update(self._masked(piece))
-
-    def _masked(self, tag: LinkTag) -> bytes:
-        link = tag.attribute(LINK_ATTRIBUTE)
-        if link is None or not self._engine.is_own_value(tag.value(link), self._encoding):
-            return tag.raw
-        return mask_tag(tag, link, self._engine.rules.annotation_attribute)
 
 
 class _SameEncoding:

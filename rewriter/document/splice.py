@@ -8,12 +8,29 @@ the link value blanked and the annotation attribute taken out.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from rewriter.document.scan import Attribute, LinkTag, read_tag
+from rewriter.document.scan import Attribute, read_tag
 
 _WHITESPACE = b"\t\n\f\r "
 _SPACES = (b"\t", b"\n", b"\f", b"\r", b" ")
 _MASK = b"\x00"
+
+
+class Tag(Protocol):
+    """A start tag and its attributes: one the scanner found (`LinkTag`), or one the proof read
+    again from the output alone."""
+
+    @property
+    def raw(self) -> bytes: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def attributes(self) -> list[Attribute]: ...
+
+    def attribute(self, name: str) -> Attribute | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +51,7 @@ def value_edit(attribute: Attribute, new_value: bytes) -> Edit:
     return Edit(attribute.value_start, attribute.value_end, new_value)
 
 
-def annotation_edits(tag: LinkTag, after: Attribute, name: str, value: str | None) -> list[Edit]:
+def annotation_edits(tag: Tag, after: Attribute, name: str, value: str | None) -> list[Edit]:
     """Set the annotation attribute to `value` (None: remove it), touching nothing else.
 
     A new attribute goes right after `after` (the link attribute), double-quoted.
@@ -60,7 +77,7 @@ def _removal(raw: bytes, attribute: Attribute) -> Edit:
     return Edit(start, attribute.end, b"")
 
 
-def _safe_removals(tag: LinkTag, copies: list[Attribute]) -> list[Edit]:
+def _safe_removals(tag: Tag, copies: list[Attribute]) -> list[Edit]:
     """Removals that leave every other attribute exactly as it was.
 
     Taking the whitespace before an attribute can join its neighbours (`href=x data-...="s"/>`
@@ -73,11 +90,15 @@ def _safe_removals(tag: LinkTag, copies: list[Attribute]) -> list[Edit]:
     with_space = [_removal(tag.raw, copy) for copy in copies]
     if all(tag.raw[copy.end : copy.end + 1] in (b">", *_SPACES) for copy in copies):
         return with_space  # followed by whitespace or `>`: nothing can join (the usual case)
-    kept = (tag.name.encode("latin-1"), _attribute_tuples(tag.raw, tag.attributes, without=copies))
+    kept = (tag.name, _attribute_tuples(tag.raw, tag.attributes, without=copies))
     for edits in (with_space, [Edit(copy.start, copy.end, b"") for copy in copies]):
         candidate = apply_edits(tag.raw, edits)
         parsed = read_tag(candidate)
-        if parsed is not None and (parsed[0], _attribute_tuples(candidate, parsed[1])) == kept:
+        if parsed is None:
+            continue
+        # Named as the scanner names tags (`read_tag` folds only ASCII: `<v:Ã>` is `v:ã`).
+        name = parsed[0].decode("latin-1").lower()
+        if (name, _attribute_tuples(candidate, parsed[1])) == kept:
             return edits
     return []
 
@@ -95,7 +116,7 @@ def _attribute_tuples(
     ]
 
 
-def mask_tag(tag: LinkTag, link: Attribute | None, annotation: str | None) -> bytes:
+def mask_tag(tag: Tag, link: Attribute | None, annotation: str | None) -> bytes:
     """The tag with the link value blanked and the annotation attribute removed, the way the
     rewrite removes it (so that input and output mask to the same bytes)."""
     edits = []
@@ -111,7 +132,7 @@ def mask_tag(tag: LinkTag, link: Attribute | None, annotation: str | None) -> by
     return apply_edits(tag.raw, edits)
 
 
-def _copies(tag: LinkTag, name: str) -> list[Attribute]:
+def _copies(tag: Tag, name: str) -> list[Attribute]:
     """Every attribute of this name, the first included (browsers read only the first)."""
     if tag.attribute(name) is None:  # the usual case, without parsing every attribute again
         return []
