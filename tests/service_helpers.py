@@ -151,6 +151,8 @@ class Service:
                 certfile, keyfile = site.certs[name]
                 args += ["--certfile", str(certfile), "--keyfile", str(keyfile)]
         env = {k: v for k, v in os.environ.items() if k != "REWRITER_KEYS"}
+        if "--clicks" not in extra:
+            args += ["--clicks", "log"]  # these tests read clicks from stderr
         process = subprocess.Popen(
             [*args, *extra], stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
         )
