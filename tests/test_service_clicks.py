@@ -4,7 +4,9 @@ PostgreSQL runs for real (tests/conftest_pg.py)."""
 
 from __future__ import annotations
 
+import datetime
 import json
+import signal
 import subprocess
 import sys
 import uuid
@@ -17,7 +19,10 @@ from conftest_pg import PostgresServer, running_postgres
 from service_helpers import RULES, Service, Site, connect, fetch, make_site, send, token
 
 from rewriter.clicks.model import Click, ClickStatus
-from rewriter.clicks.stores import open_store
+from rewriter.clicks.queue import QueueRecorder
+from rewriter.clicks.stores import StoreError, open_store
+from rewriter.rules.model import ClickSettings
+from rewriter.serve.recording import open_recorder
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0"
 CLICKS_RULES = RULES + "clicks:\n  scanner_user_agents: ['AcmeGuard/']\n"
@@ -199,3 +204,44 @@ def test_two_workers_record_into_postgresql(postgres: PostgresServer, site: Site
         list(range(60))
     )
     assert len({c.click_id for c in clicks}) == 60
+
+
+def test_a_reload_keeps_the_recorder(site: Site, tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path / 'clicks.sqlite3'}"
+    service = Service.start(site, https=False, clicks=url).ready(1)
+    http = service.address("http")
+    fetch(http, f"/l/{token('https://www.example.org/before')}")
+    service.process.send_signal(signal.SIGHUP)
+    service.wait_for("reloaded")
+    fetch(http, f"/l/{token('https://www.example.org/after')}")
+    health = json.loads(fetch(http, "/healthz").body)
+    assert service.stop() == 0
+    assert health["clicks_dropped"] == 0
+    assert sorted(str(c.destination_path) for c in stored(url)) == ["/after", "/before"]
+
+
+def test_a_worker_whose_store_cannot_open_still_answers(tmp_path: Path) -> None:
+    settings = ClickSettings()
+    (tmp_path / "a-file").write_text("")
+    unusable = f"sqlite://{tmp_path / 'a-file' / 'clicks.sqlite3'}"
+    with pytest.raises(StoreError):  # the supervisor refuses to start
+        open_recorder(unusable, settings)
+    recorder = open_recorder(unusable, settings, worker=True)  # a worker drops and counts
+    recorder.record(sample_click())
+    assert recorder.dropped == 1
+    away = open_recorder("postgresql://postgres@127.0.0.1:1/clicks", settings, worker=True)
+    assert isinstance(away, QueueRecorder)  # waits for the server, clicks in the queue
+    away.record(sample_click())
+    assert away.dropped == 0 and away.waiting == 1
+    away.close(timeout=0.2)
+    assert away.dropped == 1  # never stored: counted
+
+
+def sample_click() -> Click:
+    return Click(
+        click_id=uuid.uuid4().hex, time=datetime.datetime.now(datetime.UTC), host="go.example.com",
+        token_version=1, key_id="k2", context="t.html", destination_host="www.example.org",
+        destination_path="/", destination_query=None, method="GET", user_agent=BROWSER,
+        client="127.0.0.0/24", label="human", label_reason="a browser's user agent",
+        status=ClickStatus.REDIRECTED,
+    )  # fmt: skip

@@ -297,7 +297,7 @@ class _Worker:
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
             logging.getLogger(name).setLevel(logging.WARNING)
         logging.basicConfig(stream=sys.stderr, format="rewriter: %(message)s")
-        recorder = open_recorder(self.options.clicks, self.config.rules.clicks)
+        recorder = open_recorder(self.options.clicks, self.config.rules.clicks, worker=True)
         app = self.app = TrackingApp(
             self.options.rules_path,
             config=self.config,
