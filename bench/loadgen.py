@@ -35,14 +35,21 @@ async def _connection(
     expected: int,
     out: list[float],
     errors: list[int],
+    interval: float = 0.0,
 ) -> None:
+    """`interval`: the least time between two requests' starts (0: one after another)."""
     try:
         reader, writer = await asyncio.open_connection(*address)
     except OSError:
         errors[0] += 1
         return
     try:
+        due = time.perf_counter()
         while time.perf_counter() < deadline:
+            if interval:
+                due += interval
+                if (ahead := due - time.perf_counter()) > 0:
+                    await asyncio.sleep(ahead)
             start = time.perf_counter()
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
@@ -61,8 +68,10 @@ async def _connection(
         writer.close()
 
 
-def _process(job: tuple[tuple[str, int], bytes, float, int, int]) -> tuple[list[float], int]:
-    address, request, seconds, connections, expected = job
+def _process(
+    job: tuple[tuple[str, int], bytes, float, int, int, float],
+) -> tuple[list[float], int]:
+    address, request, seconds, connections, expected, interval = job
 
     async def run() -> tuple[list[float], int]:
         out: list[float] = []
@@ -70,7 +79,7 @@ def _process(job: tuple[tuple[str, int], bytes, float, int, int]) -> tuple[list[
         deadline = time.perf_counter() + seconds
         await asyncio.gather(
             *(
-                _connection(address, request, deadline, expected, out, errors)
+                _connection(address, request, deadline, expected, out, errors, interval)
                 for _ in range(connections)
             )
         )
@@ -92,9 +101,12 @@ def load(
     seconds: float = 5.0,
     processes: int = 1,
     connections: int = 32,
+    rate: float | None = None,
 ) -> LoadResult:
+    """`rate`: requests per second in all, paced (None: as fast as the server answers)."""
     request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: loadgen\r\n\r\n".encode()
-    job = (address, request, seconds, connections, expected)
+    interval = processes * connections / rate if rate else 0.0
+    job = (address, request, seconds, connections, expected, interval)
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         parts = pool.map(_process, [job] * processes)
     latencies = [value for part, _ in parts for value in part]

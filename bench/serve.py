@@ -9,8 +9,10 @@ and p99 latency and errors of:
   log on (stderr to a file);
 - nginx answering `return 302` (Debian's nginx, when installed): the physical reference;
 
-and the time to verify and decode a token (timeit, 1,000 realistic tokens). Prints one table.
-Exits 0 whatever the figures.
+and the time to verify and decode a token (timeit, 1,000 realistic tokens). Prints one table,
+then the click figures (bench/serve_clicks.py: the service recording into SQLite and PostgreSQL
+next to the log-line recorder, at half and at the maximum rate, and a worker killed under load;
+`--no-clicks` skips them, `--only-clicks` runs them alone). Exits 0 whatever the figures.
 """
 
 from __future__ import annotations
@@ -111,12 +113,19 @@ def hello_world(workers: int, folder: Path) -> Iterator[tuple[int, str, str, int
 
 @contextmanager
 def service(
-    workers: int, folder: Path, token: str, cache: int = 10_000
+    workers: int,
+    folder: Path,
+    token: str,
+    cache: int = 10_000,
+    clicks: str = "log",
+    log_name: str = "service.stderr",
 ) -> Iterator[tuple[int, str, str, int, int]]:
-    log = folder / "service.stderr"
+    """`clicks`: the --clicks option (`log`: the log-line recorder); stderr goes to
+    folder/log_name, read again by the click figures."""
+    log = folder / log_name
     args = [sys.executable, "-m", "rewriter", "serve", "--rules", str(folder / "rules.yaml"),
             "--http", "127.0.0.1:0", "--workers", str(workers),
-            "--token-cache", str(cache)]  # fmt: skip
+            "--token-cache", str(cache), "--clicks", clicks]  # fmt: skip
     with log.open("wb") as stderr:
         process = subprocess.Popen(args, stderr=stderr)
     try:
@@ -130,8 +139,9 @@ def service(
         yield port, f"/l/{token}", HOST, 302, process.pid
     finally:
         stop(process)
-        clicks = log.read_text(errors="replace").count('{"event":"click"')
-        print(f"  (service: {clicks:,} click lines written to stderr)", file=sys.stderr)
+        if clicks == "log":
+            lines = log.read_text(errors="replace").count('{"event":"click"')
+            print(f"  (service: {lines:,} click lines written to stderr)", file=sys.stderr)
 
 
 def find_nginx() -> str | None:
@@ -281,8 +291,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=max(1, cpus - max(1, cpus // 2)))
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-clicks", action="store_true", help="skip the click store figures")
+    parser.add_argument("--only-clicks", action="store_true", help="only the click figures")
     args = parser.parse_args(argv)
 
+    if args.only_clicks:
+        clicks_figures(args, encode_token(realistic_destinations(1)[0], CONTEXT, RING), None)
+        return 0
     destinations = realistic_destinations(1000)
     tokens = [encode_token(url, CONTEXT, RING) for url in destinations]
     mean_us, median_us = verify_decode_us(tokens)
@@ -344,7 +359,16 @@ def main(argv: list[str] | None = None) -> int:
           f"(1,000 realistic tokens, median {len(middle)} chars, CPU time; target <= 15 us); "
           f"encode: {encode_us:.1f} us mean (same tokens, for scale)")  # fmt: skip
     print(f"token served in the load test: {len(middle)} characters")
+    if not args.no_clicks:
+        print()
+        clicks_figures(args, middle, served.rate)
     return 0
+
+
+def clicks_figures(args: argparse.Namespace, token: str, rate: float | None) -> None:
+    from serve_clicks import click_figures
+
+    click_figures(args, token, rate)
 
 
 if __name__ == "__main__":

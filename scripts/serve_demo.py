@@ -1,6 +1,8 @@
-"""`make demo`'s last step: start the tracking service on a free loopback port, follow one
-tracking link from out/ with a real HTTP client (not following the redirect), print the answer's
-status and Location, and stop the service. Needs REWRITER_KEYS (the demo key) in the environment.
+"""`make demo`'s last step: start the tracking service on a free loopback port, recording clicks
+into a fresh SQLite file in the output folder, follow one tracking link from out/ with a real HTTP
+client (not following the redirect) as a browser would, print the answer's status and Location,
+stop the service (SIGTERM stores the queued click), and show `rewriter clicks` on that store.
+Needs REWRITER_KEYS (the demo key) in the environment.
 
     python scripts/serve_demo.py out rules/example.yaml
 """
@@ -15,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 LINK = re.compile(rb"http://go\.example\.com/l/[A-Za-z0-9_-]+")
 
 
@@ -28,9 +31,9 @@ def first_link(folder: Path) -> str:
     raise SystemExit(f"no tracking link in {folder}: run the rewrite step first")
 
 
-def start(rules: Path) -> tuple[subprocess.Popen[str], int]:
+def start(rules: Path, store: str) -> tuple[subprocess.Popen[str], int]:
     args = [sys.executable, "-m", "rewriter", "serve", "--rules", str(rules),
-            "--http", "127.0.0.1:0", "--workers", "1"]  # fmt: skip
+            "--http", "127.0.0.1:0", "--workers", "1", "--clicks", store]  # fmt: skip
     process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
     deadline = time.monotonic() + 20
@@ -46,13 +49,18 @@ def start(rules: Path) -> tuple[subprocess.Popen[str], int]:
 
 
 def main() -> int:
-    link = first_link(Path(sys.argv[1]))
-    process, port = start(Path(sys.argv[2]))
+    folder = Path(sys.argv[1])
+    link = first_link(folder)
+    database = (folder / "clicks.sqlite3").resolve()
+    for stale in database.parent.glob(database.name + "*"):  # a fresh store at each run
+        stale.unlink()
+    store = f"sqlite://{database}"
+    process, port = start(Path(sys.argv[2]), store)
     try:
         path = link.removeprefix("http://go.example.com")
-        print(f"$ curl -i {link}   # sent to the service on 127.0.0.1:{port}")
+        print(f"$ curl -i -A '{BROWSER}' {link}   # sent to the service on 127.0.0.1:{port}")
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        connection.request("GET", path, headers={"Host": "go.example.com"})
+        connection.request("GET", path, headers={"Host": "go.example.com", "User-Agent": BROWSER})
         response = connection.getresponse()
         print(f"HTTP/1.1 {response.status} {response.reason}")
         for name in ("Location", "Cache-Control", "Referrer-Policy"):
@@ -62,10 +70,15 @@ def main() -> int:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
     assert process.stderr is not None
-    print("the service's stderr (access log, the click, shutdown):")
+    print("the service's stderr (where clicks go, the access log, shutdown):")
     for line in process.stderr.read().splitlines():
         print(f"  {line}")
-    return 0 if response.status == 302 else 1
+    print(f"$ rewriter clicks --clicks {store}")
+    sys.stdout.flush()
+    report = subprocess.run(
+        [sys.executable, "-m", "rewriter", "clicks", "--clicks", store], check=False, timeout=60
+    )
+    return 0 if response.status == 302 and report.returncode == 0 else 1
 
 
 if __name__ == "__main__":

@@ -141,8 +141,15 @@ class Service:
 
     @classmethod
     def start(
-        cls, site: Site, *extra: str, https: bool = True, certs: Sequence[str] = ("go", "click")
+        cls,
+        site: Site,
+        *extra: str,
+        https: bool = True,
+        certs: Sequence[str] = ("go", "click"),
+        clicks: str | None = "log",
     ) -> Service:
+        """`clicks`: the --clicks option (these tests read clicks from stderr by default);
+        None: none given (the rules' store, else the default SQLite file)."""
         args = [sys.executable, "-m", "rewriter", "serve", "--rules", str(site.rules),
                 "--http", "127.0.0.1:0", "--workers", "1", "--graceful-timeout", "5"]  # fmt: skip
         if https:
@@ -151,6 +158,8 @@ class Service:
                 certfile, keyfile = site.certs[name]
                 args += ["--certfile", str(certfile), "--keyfile", str(keyfile)]
         env = {k: v for k, v in os.environ.items() if k != "REWRITER_KEYS"}
+        if clicks is not None:
+            args += ["--clicks", clicks]
         process = subprocess.Popen(
             [*args, *extra], stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
         )

@@ -190,7 +190,11 @@ def test_health_answers_whatever_the_host_with_key_ids_only(
 ) -> None:
     reply = fetch(http, "/healthz", host=host)
     assert reply.status == 200
-    assert json.loads(reply.body) == {"status": "ok", "keys": ["k2", "k1", "compat1"]}
+    assert json.loads(reply.body) == {
+        "status": "ok",
+        "keys": ["k2", "k1", "compat1"],
+        "clicks_dropped": 0,
+    }
     assert b"second signing key" not in reply.body
 
 
@@ -346,7 +350,7 @@ def test_clicks_and_access_lines_on_stderr_without_tokens_or_queries(
     click = clicks[0]
     assert click["status"] == "redirected" and click["host"] == "go.example.com"
     assert click["destination_host"] == "www.example.org" and click["destination_path"] == "/logged"
-    assert click["destination_query"] is None  # record_query is off
+    assert click["destination_query"] is None  # clicks.store_query is off
     assert click["key_id"] == "k2" and click["token_version"] == 1
     assert click["user_agent"] == "pytest-agent" and click["method"] == "GET"
     assert click["label"] == "human"

@@ -71,6 +71,7 @@ def test_create_app_reads_the_rules_named_by_the_environment(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REWRITER_RULES", str(site.rules))
+    monkeypatch.setenv("REWRITER_CLICKS", "log")
     app = create_app()
     recorded = Recorded()
     app.recorder = recorded
@@ -78,7 +79,8 @@ def test_create_app_reads_the_rules_named_by_the_environment(
     assert answer["status"] == 302
     assert answer["headers"][b"location"] == b"https://www.example.org/x"
     assert [click.status for click in recorded.clicks] == [ClickStatus.REDIRECTED]
-    assert recorded.clicks[0].context == "t.html" and recorded.clicks[0].client is None
+    assert recorded.clicks[0].context == "t.html"
+    assert recorded.clicks[0].client == "192.0.2.0/24"  # truncated to its /24 by default
     app.close()
 
 
@@ -88,7 +90,10 @@ def test_create_app_without_rules_says_what_to_set(monkeypatch: pytest.MonkeyPat
         create_app()
 
 
-def test_the_lifespan_shutdown_closes_the_recorder(site: Site) -> None:
+def test_the_lifespan_shutdown_closes_the_recorder(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REWRITER_CLICKS", "log")
     app = create_app(site.rules)
     closed: list[bool] = []
     app.recorder.close = lambda: closed.append(True)  # type: ignore[method-assign]

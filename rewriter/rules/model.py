@@ -221,7 +221,6 @@ class ServeSettings:
     retired_keys: tuple[str, ...] = ()  # key ids whose tokens go to the fallback
     legacy_link_map: Path | None = None  # CSV of the previous platform's links
     trusted_proxies: tuple[str, ...] = ()  # networks (CIDR) whose X-Forwarded-* are believed
-    record_query: bool = False  # clicks keep the destination's query (it may hold personal data)
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,7 +112,6 @@ ACCEPTED_KEYS: dict[str, tuple[str, ...]] = {
         "retired_keys",
         "legacy_link_map",
         "trusted_proxies",
-        "record_query",
     ),
     "serve.kill_switch": ("hosts", "urls"),
 }
@@ -694,7 +693,6 @@ class Walker:
             out["legacy_link_map"] = path
         if "trusted_proxies" in section:
             out["trusted_proxies"] = self.networks(section["trusted_proxies"])
-        out["record_query"] = self.flag(section, "record_query", "serve", default=False)
         return ServeSettings(**out)
 
     def kill_switch(self, node: Node) -> KillSwitch:

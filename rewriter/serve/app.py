@@ -3,8 +3,9 @@
     REWRITER_RULES=/etc/rewriter/rewriter.yaml uvicorn --factory rewriter.serve.app:create_app
 
 The application keeps no state between requests (tokens carry their destination), so any
-number of instances can run side by side. It writes one access-log line per request and one
-JSON object per click (the log-line recorder) to stderr, in the background.
+number of instances can run side by side. It writes one access-log line per request to stderr
+and hands each click to its recorder (a queue written to the click store in the background),
+never waiting for either.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from rewriter.clicks.logline import LineWriter, LogLineRecorder
 from rewriter.clicks.model import Recorder
 from rewriter.serve.config import (
+    CLICKS_ENV,
     DEFAULT_TOKEN_CACHE,
     RULES_ENV,
     TOKEN_CACHE_ENV,
@@ -27,6 +29,7 @@ from rewriter.serve.config import (
     ServiceError,
     load_config,
 )
+from rewriter.serve.recording import StoreError, open_recorder, store_url
 from rewriter.serve.request import from_asgi
 from rewriter.serve.routing import respond
 
@@ -73,6 +76,9 @@ class TrackingApp:
         self.config = load_config(self.rules_path, self.token_cache)
         return self.config
 
+    def _dropped(self) -> int:
+        return self.recorder.dropped
+
     def close(self) -> None:
         """Flush the recorder and the access log (shutdown)."""
         self.recorder.close()
@@ -92,7 +98,7 @@ class TrackingApp:
         started = time.perf_counter()
         config = self.config
         request = from_asgi(scope, config.is_trusted)
-        response = respond(config, request)
+        response = respond(config, request, self._dropped)
         if response.click is not None:
             self.recorder.record(response.click)
         body = b"" if request.method == "HEAD" else response.body
@@ -127,8 +133,10 @@ def _warm_up() -> None:
 
 def create_app(rules_path: Path | str | None = None) -> TrackingApp:
     """The application, configured from `rules_path` or the REWRITER_RULES environment
-    variable (and REWRITER_TOKEN_CACHE: verified tokens remembered, 0 for none). Raises
-    ServiceError when neither names usable rules."""
+    variable (and REWRITER_TOKEN_CACHE: verified tokens remembered, 0 for none; REWRITER_CLICKS:
+    the click store's URL, or `log`, instead of the rules' clicks.store). Servers call it in each
+    worker process, so each has its own recorder. Raises ServiceError when neither names usable
+    rules, or the click store cannot be opened."""
     if rules_path is None:
         named = os.environ.get(RULES_ENV)
         if not named:
@@ -137,7 +145,13 @@ def create_app(rules_path: Path | str | None = None) -> TrackingApp:
     cache = os.environ.get(TOKEN_CACHE_ENV, str(DEFAULT_TOKEN_CACHE))
     if not cache.isdigit():
         raise ServiceError(f"{TOKEN_CACHE_ENV} must be a whole number (got {cache!r})")
-    return TrackingApp(Path(rules_path), token_cache=int(cache))
+    config = load_config(Path(rules_path), int(cache))
+    settings = config.rules.clicks
+    try:
+        recorder = open_recorder(store_url(os.environ.get(CLICKS_ENV), settings), settings)
+    except StoreError as error:
+        raise ServiceError(str(error)) from None
+    return TrackingApp(Path(rules_path), config=config, recorder=recorder, token_cache=int(cache))
 
 
 __all__ = ["ServiceError", "TrackingApp", "create_app"]

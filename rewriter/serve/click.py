@@ -1,39 +1,53 @@
-"""One function builds every click the service records, so that labelling (human, bot,
-scanner, prefetch) can be plugged in at one place."""
+"""One function builds every click the service records: its id and time, what the token and the
+request say, the label set from the request alone, and what the rules let a record keep of the
+client (its address truncated, its user agent cut) and of the destination (its query or not)."""
 
 from __future__ import annotations
 
 import datetime
 import functools
-import itertools
-import os
+import random
+import uuid
+from dataclasses import dataclass
 
+from rewriter.clicks.labels import (
+    UserAgentPatterns,
+    label_request,
+    truncate_client,
+    truncate_user_agent,
+)
 from rewriter.clicks.model import Click, ClickStatus
+from rewriter.rules.model import ClickSettings, ClientIp
 from rewriter.serve.request import Request
 
-MAX_USER_AGENT = 256
+
+@dataclass(frozen=True, slots=True)
+class ClickPolicy:
+    """What the rules say a click record keeps, read once per configuration (so once per worker
+    between reloads): one set of user-agent patterns, with its memo."""
+
+    patterns: UserAgentPatterns
+    client_ip: ClientIp = ClientIp.TRUNCATED
+    store_query: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: ClickSettings) -> ClickPolicy:
+        return cls(
+            UserAgentPatterns.builtin(settings.scanner_user_agents),
+            settings.client_ip,
+            settings.store_query,
+        )
 
 
-# Click ids: 32 hex digits, like a uuid4's, made of 64 random bits drawn once per process and a
-# counter: unique across processes and restarts, without a getrandom call per click (which
-# cost more than verifying the token under load).
-class _ClickIds:
-    def __init__(self) -> None:
-        self.reseed()
-        os.register_at_fork(after_in_child=self.reseed)  # workers are forked
-
-    def reseed(self) -> None:
-        self.prefix = os.urandom(8).hex()
-        self.counter = itertools.count()
-
-    def new(self) -> str:
-        return f"{self.prefix}{next(self.counter):016x}"
-
-
-new_click_id = _ClickIds().new
+def new_click_id() -> str:
+    """A version-4 UUID in hex. Its 122 random bits come from the process's Mersenne Twister,
+    which Python reseeds in each forked worker: unique across workers and restarts without a
+    getrandom call per click (ids need to be unique, not secret)."""
+    return uuid.UUID(int=random.getrandbits(128), version=4).hex
 
 
 def make_click(
+    policy: ClickPolicy,
     request: Request,
     host: str,
     status: ClickStatus,
@@ -42,10 +56,13 @@ def make_click(
     key_id: str | None = None,
     context: str | None = None,
     token_version: int | None = None,
-    record_query: bool = False,
 ) -> Click:
     destination_host, destination_path, query = split_destination(destination)
     now = datetime.datetime.now(datetime.UTC)
+    headers = {"user-agent": request.user_agent or ""}
+    if request.purpose:
+        headers.update(request.purpose)
+    label, reason = label_request(request.method, headers, policy.patterns)
     return Click(
         click_id=new_click_id(),
         time=now.replace(microsecond=now.microsecond // 1000 * 1000),
@@ -55,14 +72,19 @@ def make_click(
         context=context,
         destination_host=destination_host,
         destination_path=destination_path,
-        destination_query=query if record_query else None,
+        destination_query=query if policy.store_query else None,
         method=request.method,
-        user_agent=request.user_agent[:MAX_USER_AGENT] if request.user_agent else None,
-        client=None,  # not kept until the rules say how to truncate it (the click store's issue)
-        label="human",
-        label_reason="not labelled yet",
+        user_agent=truncate_user_agent(request.user_agent),
+        client=_client(request.client, policy.client_ip),
+        label=label.value,
+        label_reason=reason,
         status=status,
     )
+
+
+@functools.lru_cache(maxsize=4096)  # the same clients click again and again
+def _client(address: str | None, mode: ClientIp) -> str | None:
+    return truncate_client(address, mode)
 
 
 @functools.lru_cache(maxsize=4096)  # the same destinations are clicked again and again

@@ -29,6 +29,11 @@ from rewriter.serve.tls import CertificatePair
               help="Seconds given to requests in flight at SIGTERM.")  # fmt: skip
 @click.option("--token-cache", type=click.IntRange(min=0), default=10_000, show_default=True,
               help="Verified tokens each worker remembers (0: verify every click).")  # fmt: skip
+@click.option("--clicks", "clicks", metavar="URL",
+              help="Where clicks are stored: sqlite:///PATH, postgresql://..., jsonl:PATH, "
+                   "jsonl:-, or `log` (one JSON line each on stderr, nothing stored). "
+                   "Default: clicks.store in the rules, else clicks.sqlite3 in the user's "
+                   "data folder.")  # fmt: skip
 def serve(
     rules_path: Path | None,
     http_addresses: tuple[str, ...],
@@ -38,13 +43,16 @@ def serve(
     workers: int | None,
     graceful_timeout: float,
     token_cache: int,
+    clicks: str | None,
 ) -> None:
     """Answer every tracking link: verify its token, record the click, redirect (302).
 
     Listens only where told, on HTTP and HTTPS at once, and prints the addresses it bound on
     stderr. SIGHUP reloads the rules, keys, legacy link map, kill switch and certificates
-    without closing connections; SIGTERM finishes the requests in flight and stops. One
-    access-log line per request and one JSON object per click go to stderr.
+    without closing connections; SIGTERM finishes the requests in flight, stores the clicks
+    still queued, and stops. Each worker records clicks through a bounded queue into the click
+    store (never slowing a redirect: a full queue drops and counts, shown by /healthz and at
+    shutdown). One access-log line per request goes to stderr.
     """
     from rewriter.rules.loader import find_rules
     from rewriter.serve import server
@@ -75,5 +83,6 @@ def serve(
         workers=workers or server.default_workers(),
         graceful_seconds=graceful_timeout,
         token_cache=token_cache,
+        clicks=clicks,
     )
     sys.exit(server.run(options))

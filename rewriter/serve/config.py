@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rewriter.rules.model import CertificateState, HstsPolicy, Rules
+from rewriter.serve.click import ClickPolicy
 from rewriter.serve.hosts import HostMatcher
 from rewriter.serve.legacymap import EMPTY_MAP, LegacyLinkMap, LegacyMapError, load_legacy_map
 from rewriter.serve.request import Network, trust_checker
@@ -20,6 +21,7 @@ from rewriter.web.globs import GlobSet
 
 RULES_ENV = "REWRITER_RULES"
 TOKEN_CACHE_ENV = "REWRITER_TOKEN_CACHE"
+CLICKS_ENV = "REWRITER_CLICKS"  # create_app's click store URL (or `log`), over the rules'
 DEFAULT_TOKEN_CACHE = 10_000  # verified tokens remembered per worker (about 10 MB at most)
 
 
@@ -40,6 +42,7 @@ class ServiceConfig:
     trusted_proxies: tuple[Network, ...]
     is_trusted: Callable[[str], bool] | None  # memoised membership in trusted_proxies
     token_prefix: str  # "/l/"
+    clicks: ClickPolicy  # what a click record keeps, and the user-agent patterns
     token_cache: int = DEFAULT_TOKEN_CACHE
     # Tokens this configuration verified, by text. Every recipient of a campaign clicks the
     # same token, so most clicks skip verifying and decoding again. Only verified tokens are
@@ -119,5 +122,6 @@ def build_config(
         trusted_proxies=networks,
         is_trusted=trust_checker(networks),
         token_prefix=rules.path + "/",
+        clicks=ClickPolicy.from_settings(rules.clicks),
         token_cache=token_cache,
     )

@@ -13,6 +13,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_TARGET_BYTES = 8192  # longer request targets are answered 414
 MAX_HEADER_LINE_BYTES = 8192  # a longer header field, or
 MAX_HEADERS_BYTES = 32768  # more header bytes in all, is answered 431
+_PURPOSE_HEADERS = (b"sec-purpose", b"purpose", b"x-purpose", b"x-moz")  # clicks.labels reads
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs 3x, at every request
@@ -24,6 +25,7 @@ class Request:
     user_agent: str | None
     headers_too_large: bool
     client: str | None
+    purpose: dict[str, str] | None = None  # prefetch hints (Sec-Purpose, Purpose...), if any
 
 
 def from_asgi(scope: Mapping[str, Any], is_trusted: Callable[[str], bool] | None) -> Request:
@@ -38,6 +40,12 @@ def from_asgi(scope: Mapping[str, Any], is_trusted: Callable[[str], bool] | None
     named = dict(headers)  # names are lower case in ASGI; a repeated field: the last counts
     host = named.get(b"host")
     user_agent = named.get(b"user-agent")
+    purpose: dict[str, str] | None = None
+    for name in _PURPOSE_HEADERS:
+        value = named.get(name)
+        if value is not None:
+            purpose = purpose or {}
+            purpose[name.decode()] = value.decode("latin-1")
     client_pair = scope.get("client")
     client = client_pair[0] if client_pair else None
     secure = scope.get("scheme") == "https"
@@ -57,6 +65,7 @@ def from_asgi(scope: Mapping[str, Any], is_trusted: Callable[[str], bool] | None
         headers_too_large=bool(sizes)
         and (max(sizes) > MAX_HEADER_LINE_BYTES or sum(sizes) > MAX_HEADERS_BYTES),
         client=client,
+        purpose=purpose,
     )
 
 

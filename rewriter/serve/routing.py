@@ -9,6 +9,7 @@ file, opens a connection or waits: the configuration was read before the first r
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rewriter.clicks.model import Click, ClickStatus
@@ -50,9 +51,16 @@ class _Answer:
     contents: TokenContents
 
 
-def respond(config: ServiceConfig, request: Request) -> Response:
+def _none_dropped() -> int:
+    return 0
+
+
+def respond(
+    config: ServiceConfig, request: Request, dropped: Callable[[], int] = _none_dropped
+) -> Response:
+    """`dropped`: the clicks the recorder dropped so far, for the health endpoint."""
     host = request_host(request.host_header)
-    response = _answer(config, request, host)
+    response = _answer(config, request, host, dropped)
     response.host = host
     if request.secure and host is not None:
         hsts = config.hsts.get(host)
@@ -61,14 +69,16 @@ def respond(config: ServiceConfig, request: Request) -> Response:
     return response
 
 
-def _answer(config: ServiceConfig, request: Request, host: str | None) -> Response:
+def _answer(
+    config: ServiceConfig, request: Request, host: str | None, dropped: Callable[[], int]
+) -> Response:
     if len(request.target) > MAX_TARGET_BYTES:
         return _page(414, pages.URI_TOO_LONG)
     if request.headers_too_large:
         return _page(431, pages.HEADERS_TOO_LARGE)
     path = request.target.partition("?")[0]
     if path == HEALTH_PATH:
-        return _health(config, request)
+        return _health(config, request, dropped())
     kind = config.hosts.kind(host)
     if kind is None or host is None:
         return _page(404, pages.NOT_FOUND)
@@ -99,14 +109,16 @@ def _token(config: ServiceConfig, request: Request, host: str, token: str) -> Re
             key_id = _claimed_key_id(token)
             if key_id in settings.retired_keys and key_id not in config.ring.keys:
                 return _fallback(config, request, host, log_path, key_id=key_id)
-            click = make_click(request, host, ClickStatus.NOT_FOUND, key_id=key_id)
+            click = make_click(config.clicks, request, host, ClickStatus.NOT_FOUND, key_id=key_id)
             return _page(404, pages.NOT_FOUND, click=click, log_path=log_path)
         config.remember(token, contents)
     if contents.key_id in settings.retired_keys:
         return _fallback(config, request, host, log_path, key_id=contents.key_id)
     destination = contents.destination
     if not is_redirectable(destination):
-        click = make_click(request, host, ClickStatus.NOT_FOUND, key_id=contents.key_id)
+        click = make_click(
+            config.clicks, request, host, ClickStatus.NOT_FOUND, key_id=contents.key_id
+        )
         return _page(404, pages.NOT_FOUND, click=click, log_path=log_path)
     if _withdrawn(config, destination):
         click_status, response = ClickStatus.WITHDRAWN, _page(410, pages.WITHDRAWN)
@@ -125,14 +137,13 @@ def _legacy(config: ServiceConfig, request: Request, host: str) -> Response:
     destination = config.legacy_map.find(host, request.target)
     if destination is None:
         return _fallback(config, request, host, log_path)
-    record_query = config.rules.serve.record_query
     if _withdrawn(config, destination):
         click = make_click(
-            request, host, ClickStatus.WITHDRAWN, destination=destination, record_query=record_query
+            config.clicks, request, host, ClickStatus.WITHDRAWN, destination=destination
         )
         return _page(410, pages.WITHDRAWN, click=click, log_path=log_path)
     click = make_click(
-        request, host, ClickStatus.REDIRECTED, destination=destination, record_query=record_query
+        config.clicks, request, host, ClickStatus.REDIRECTED, destination=destination
     )
     return _redirect(302, destination, click=click, log_path=log_path)
 
@@ -142,9 +153,11 @@ def _fallback(
 ) -> Response:
     fallback = config.rules.serve.fallback_url
     if fallback is None:
-        click = make_click(request, host, ClickStatus.NOT_FOUND, key_id=key_id)
+        click = make_click(config.clicks, request, host, ClickStatus.NOT_FOUND, key_id=key_id)
         return _page(404, pages.NOT_FOUND, click=click, log_path=log_path)
-    click = make_click(request, host, ClickStatus.FALLBACK, destination=fallback, key_id=key_id)
+    click = make_click(
+        config.clicks, request, host, ClickStatus.FALLBACK, destination=fallback, key_id=key_id
+    )
     return _redirect(302, fallback, click=click, log_path=log_path)
 
 
@@ -156,6 +169,7 @@ def _token_click(
     contents: TokenContents,
 ) -> Click:
     return make_click(
+        config.clicks,
         request,
         host,
         status,
@@ -163,7 +177,6 @@ def _token_click(
         key_id=contents.key_id,
         context=contents.context,
         token_version=contents.version,
-        record_query=config.rules.serve.record_query,
     )
 
 
@@ -196,10 +209,11 @@ def _claimed_key_id(token: str) -> str | None:
         return None
 
 
-def _health(config: ServiceConfig, request: Request) -> Response:
+def _health(config: ServiceConfig, request: Request, dropped: int) -> Response:
     if request.method not in ALLOWED_METHODS:
         return _not_allowed()
-    body = json.dumps({"status": "ok", "keys": list(config.key_ids)}).encode() + b"\n"
+    health = {"status": "ok", "keys": list(config.key_ids), "clicks_dropped": dropped}
+    body = json.dumps(health).encode() + b"\n"
     headers = [(b"content-type", b"application/json"), _NO_STORE]
     return Response(200, headers, body, log_path=HEALTH_PATH)
 

@@ -9,7 +9,12 @@ listener. Signals go to the supervisor:
   if they are usable, passes the signal on; each worker swaps in the new configuration and
   certificates between requests. No connection is closed.
 - SIGTERM (or SIGINT): the workers stop accepting, finish the requests in flight, flush the
-  recorder and the access log, and exit; then the supervisor exits 0.
+  recorder (every click taken is stored) and the access log, print the clicks they dropped, and
+  exit; then the supervisor exits 0.
+
+Each worker opens its own click store and recorder after it is forked (the supervisor opens the
+store once before, to migrate it and to refuse a store that cannot be used). A reload keeps the
+recorder.
 
 A worker that dies is replaced.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import logging
 import os
@@ -34,6 +40,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from rewriter.serve.app import TrackingApp
 from rewriter.serve.config import DEFAULT_TOKEN_CACHE, ServiceConfig, ServiceError, load_config
+from rewriter.serve.recording import StoreError, check_store, open_recorder, store_url
 from rewriter.serve.request import MAX_HEADERS_BYTES, MAX_TARGET_BYTES
 from rewriter.serve.tls import (
     CertificateError,
@@ -67,6 +74,7 @@ class ServeOptions:
     workers: int = 1
     graceful_seconds: float = 20.0
     token_cache: int = DEFAULT_TOKEN_CACHE
+    clicks: str | None = None  # the click store's URL, or `log`; None: the rules', else SQLite
 
 
 def parse_address(text: str, tls: bool) -> Listener:
@@ -114,6 +122,13 @@ def _start(options: ServeOptions) -> int:
         except CertificateError as error:
             say(str(error))
             return USAGE_ERROR
+    clicks = store_url(options.clicks, config.rules.clicks) or "sqlite:"
+    try:
+        stored_where = check_store(clicks)
+    except StoreError as error:
+        say(f"--clicks: {error}" if options.clicks else f"clicks.store: {error}")
+        return USAGE_ERROR
+    options = dataclasses.replace(options, clicks=clicks)  # what every worker opens
     try:
         sockets = [_bind(listener) for listener in options.listeners]
     except OSError as error:
@@ -125,6 +140,7 @@ def _start(options: ServeOptions) -> int:
         f"{options.workers} worker(s), keys {', '.join(config.key_ids)}; "
         f"tracking {config.rules.tracking_prefix}"
     )
+    say(stored_where)
     return _Supervisor(options, sockets, config, certificates).run()
 
 
@@ -281,8 +297,12 @@ class _Worker:
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
             logging.getLogger(name).setLevel(logging.WARNING)
         logging.basicConfig(stream=sys.stderr, format="rewriter: %(message)s")
+        recorder = open_recorder(self.options.clicks, self.config.rules.clicks, worker=True)
         app = self.app = TrackingApp(
-            self.options.rules_path, config=self.config, token_cache=self.options.token_cache
+            self.options.rules_path,
+            config=self.config,
+            recorder=recorder,
+            token_cache=self.options.token_cache,
         )
         loop = _new_event_loop()
         asyncio.set_event_loop(loop)
@@ -307,6 +327,7 @@ class _Worker:
         finally:
             app.close()
             loop.close()
+            say(f"worker {os.getpid()} stopped: {recorder.dropped} click(s) dropped")
         return 0
 
     def _config(self, tls: bool) -> uvicorn.Config:
