@@ -42,8 +42,8 @@ class Decision:
     """The policy's verdict on one link value."""
 
     action: Action
-    reason: Reason
-    detail: str
+    reason_code: Reason
+    reason: str  # for a person: why, in words
     # The URL a browser would follow (WHATWG serialisation), when the value is an http(s) URL.
     destination: str | None = None
     # The host of `destination`, lower-case ASCII (punycode), when known.
@@ -109,8 +109,8 @@ class LinkRecord:
     original: str  # the attribute value, entity-decoded
     tracking_url: str | None
     action: Action
-    reason: Reason
-    detail: str
+    reason_code: Reason
+    reason: str  # for a person: why, in words (reports' `reason`)
     destination: str | None = None
     in_conditional_comment: bool = False
     status: Status | None = None
@@ -131,8 +131,8 @@ class LinkRecord:
             self.tracking_url,
             self.destination,
             str(self.action),
-            self.detail,
-            str(self.reason),
+            self.reason,
+            str(self.reason_code),
             self.in_conditional_comment,
             None if self.status is None else str(self.status),
             self.status_reason,
@@ -157,8 +157,8 @@ def new_link_record(
     original: str,
     tracking_url: str | None,
     action: Action,
-    reason: Reason,
-    detail: str,
+    reason_code: Reason,
+    reason: str,
     destination: str | None = None,
     in_conditional_comment: bool = False,
     status: Status | None = None,
@@ -176,8 +176,8 @@ def new_link_record(
     record.original = original
     record.tracking_url = tracking_url
     record.action = action
+    record.reason_code = reason_code
     record.reason = reason
-    record.detail = detail
     record.destination = destination
     record.in_conditional_comment = in_conditional_comment
     record.status = status

@@ -169,8 +169,8 @@ def test_a_huge_attribute_value_streams_through_unexamined(engine: Rewriter) -> 
     result = engine.rewrite(data, file="big.html")
     assert result.output == data
     oversized, other = result.links
-    assert (oversized.reason, oversized.line, oversized.column) == (Reason.OVERSIZED_TAG, 1, 9)
-    assert other.reason is Reason.RELATIVE
+    assert (oversized.reason_code, oversized.line, oversized.column) == (Reason.OVERSIZED_TAG, 1, 9)
+    assert other.reason_code is Reason.RELATIVE
     assert result.warnings == (
         f"big.html:1:9: a <a> tag larger than {scan_module.MAX_TAG_BYTES:,} bytes is not examined",
     )

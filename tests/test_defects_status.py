@@ -198,14 +198,14 @@ def test_a_link_of_ours_on_an_old_domain_is_reissued_not_wrapped(tmp_path: Path)
     new = make_rewriter(load_rules(write_rules(tmp_path, "go2.example.com")), keys=True)
     second = new.rewrite(first.output, file="other.html", relative="other.html")
     (link,) = second.links
-    assert (link.action, link.reason) == (Action.REWRITTEN, Reason.REISSUED)
+    assert (link.action, link.reason_code) == (Action.REWRITTEN, Reason.REISSUED)
     assert link.tracking_url is not None
     assert link.tracking_url.startswith("http://go2.example.com/l/")
     contents = decode_token(link.tracking_url.rsplit("/", 1)[1], new.ring)
     assert contents.destination == DESTINATION  # not go2 -> go -> destination
     assert contents.context == "en/welcome.html"  # the attribution it was sent with
     assert link.destination == DESTINATION
-    assert "list go.example.com under tracking.legacy_domains" in link.detail
+    assert "list go.example.com under tracking.legacy_domains" in link.reason
     assert second.output == first.output.replace(old_url.encode(), link.tracking_url.encode())
     (warning,) = second.warnings
     assert warning.startswith("other.html:1:4: a tracking link of ours on go.example.com")
@@ -220,7 +220,7 @@ def test_a_link_of_ours_on_a_legacy_domain_is_left_as_it_is(tmp_path: Path) -> N
     rules = write_rules(tmp_path, "go2.example.com", legacy="go.example.com")
     result = make_rewriter(load_rules(rules), keys=True).rewrite(sent, file="t.html")
     assert result.output == sent
-    assert [(link.action, link.reason) for link in result.links] == [
+    assert [(link.action, link.reason_code) for link in result.links] == [
         (Action.ALREADY_TRACKED, Reason.LEGACY_DOMAIN)
     ]
 
@@ -241,7 +241,7 @@ def test_a_token_shaped_link_that_is_not_ours_is_tracked_as_any_link(tmp_path: P
     rules = load_rules(write_rules(tmp_path, "go2.example.com"))
     foreign = "http://go.example.com/l/" + encode_token(DESTINATION, "t.html", STRANGER)
     (link,) = make_rewriter(rules, keys=True).rewrite(page(foreign), file="t.html").links
-    assert (link.action, link.reason, link.destination) == (
+    assert (link.action, link.reason_code, link.destination) == (
         Action.REWRITTEN,
         Reason.TRACKED,
         foreign,
@@ -351,7 +351,7 @@ def test_only_one_trailing_dot_is_dropped_from_a_host() -> None:
         normalize_host("go.example.com..")
     decision = Policy(own_rules()).decide_url("http://go.example.com../l/x")
     assert decision.action is Action.REWRITTEN  # not the tracking domain to a browser
-    assert Policy(own_rules()).decide_url("http://go.example.com./l/x").reason is (
+    assert Policy(own_rules()).decide_url("http://go.example.com./l/x").reason_code is (
         Reason.OWN_DOMAIN
     )
 

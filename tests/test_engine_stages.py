@@ -109,7 +109,7 @@ def test_a_link_not_ours_is_spliced_to_its_own_bytes(engine: Rewriter) -> None:
     link = tag.attribute("href")
     assert link is not None
     judged = stages.decide(engine.setup, tag.value(link), (), sniff(data))
-    assert judged.decision.reason is Reason.SCHEME
+    assert judged.decision.reason_code is Reason.SCHEME
     tracking = stages.sign(engine.setup, judged, "ctx", lambda d, c: "unused")
     assert not stages.ours(judged.decision, tracking)
     verdict = stages.classify(engine.setup, judged.decision, tracking)

@@ -68,7 +68,7 @@ def test_skip_rules_are_those_of_html(engine: Rewriter) -> None:
         b"d https://shop.example.com/?u={{ user.id }} e https://shop.example.com/<%= id %>\n"
     )
     result = rewrite_text(data, engine, file="t.txt", context="")
-    reasons = [record.reason for record in result.links]
+    reasons = [record.reason_code for record in result.links]
     assert reasons == [
         Reason.EXCLUDED_HOST,
         Reason.OWN_DOMAIN,

@@ -118,7 +118,7 @@ class TableWriter(LinkWriter):
         parts = [_fit(cell, size) for cell, (_, size) in zip(cells, self.columns, strict=True)]
         if record.status is not None:
             parts[1] = self._style(parts[1], fg=STATUS_COLOURS[record.status])
-        reasons = [record.detail] if record.action is not Action.REWRITTEN else []
+        reasons = [record.reason] if record.action is not Action.REWRITTEN else []
         reasons += [record.status_reason] if record.status_reason else []
         reason = "; ".join(reasons)
         if self.reason_width is not None:

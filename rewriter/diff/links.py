@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rewriter.document.encoding import sniff
-from rewriter.document.engine import LINK_ATTRIBUTE, Rewriter
+from rewriter.document.engine import Rewriter
 from rewriter.document.scan import LinkTag, OversizedTag, Scanner
 from rewriter.document.splice import mask_tag
+from rewriter.document.stages import LINK_ATTRIBUTE
 from rewriter.models import Action, LinkRecord, Reason
 from rewriter.tokens.format import TokenError, decode_token, token_of
 
@@ -66,7 +67,7 @@ def view_document(engine: Rewriter, data: bytes, name: str) -> DocumentView:
 
 def _view(engine: Rewriter, record: LinkRecord, annotation: str | None) -> LinkView:
     wrapping = None
-    if record.action is Action.ALREADY_TRACKED and record.reason in _OURS:
+    if record.action is Action.ALREADY_TRACKED and record.reason_code in _OURS:
         wrapping = _wrapping(engine, record.tracking_url or record.original)
     target = record.destination or record.original
     status = annotation if annotation is not None else _status_text(record)

@@ -259,7 +259,7 @@ class Rewriter:
         decision, note = judged.decision, tracking.note
         return new_link_record(
             file, line, column, "text", "url", "", value, tracking.url, decision.action,
-            decision.reason, decision.detail if note is None else f"{decision.detail}; {note}",
+            decision.reason_code, decision.reason if note is None else f"{decision.reason}; {note}",
             tracking.destination, False, None if verdict is None else verdict.status,
             None if verdict is None else verdict.reason, tracking.unverified,
         )  # fmt: skip
@@ -300,8 +300,8 @@ class Rewriter:
             judged.value,
             tracking.url,
             decision.action,
-            decision.reason,
-            decision.detail if note is None else f"{decision.detail}; {note}",
+            decision.reason_code,
+            decision.reason if note is None else f"{decision.reason}; {note}",
             tracking.destination,
             tag.in_conditional_comment,
             None if verdict is None else verdict.status,
@@ -324,7 +324,7 @@ class Rewriter:
         if own is None:
             value = decode_attribute_value(encoding.decode(raw_value))
             decision = self.setup.policy.decide_url(value, encoding.codec)
-            own = _remember(self._own, key, decision.reason is Reason.OWN_DOMAIN)
+            own = _remember(self._own, key, decision.reason_code is Reason.OWN_DOMAIN)
         return own
 
 

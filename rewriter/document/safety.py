@@ -28,6 +28,7 @@ from itertools import zip_longest
 from typing import TYPE_CHECKING, Any
 
 from rewriter.document.encoding import PRESCAN_BYTES, DocumentEncoding, sniff
+from rewriter.document.stages import LINK_ATTRIBUTE
 from rewriter.models import Action, LinkRecord
 from rewriter.tokens.format import TokenError, decode_token, token_of
 from rewriter.web.globs import GlobSet
@@ -35,7 +36,6 @@ from rewriter.web.globs import GlobSet
 if TYPE_CHECKING:
     from rewriter.document.engine import Rewriter
 
-LINK_ATTRIBUTE = "href"
 MAX_PROBLEMS = 5  # per check: the first few differences say enough
 EXCERPT = 60  # characters shown on each side of a difference
 

@@ -157,9 +157,9 @@ def _tracking(setup: Setup, decision: Decision) -> Tracking:
     without the file (a new tracking URL's token carries the file: `sign` adds it)."""
     if decision.action is Action.ALREADY_TRACKED:
         assert decision.destination is not None
-        if decision.reason is Reason.CLICK_TRACKER:
+        if decision.reason_code is Reason.CLICK_TRACKER:
             return Tracking(decision.destination, None)
-        own = decision.reason is Reason.OWN_DOMAIN
+        own = decision.reason_code is Reason.OWN_DOMAIN
         return _read_token(setup.ring, decision.destination, own)
     return Tracking(None, decision.destination)
 
@@ -240,7 +240,7 @@ def ours(decision: Decision, tracking: Tracking) -> bool:
     """Whether a link is ours to change: rewritten, or already on the tracking domain. Only
     such a link's value and annotation may differ in the output (the proof holds to it)."""
     return tracking.url is not None and (
-        decision.action is Action.REWRITTEN or decision.reason is Reason.OWN_DOMAIN
+        decision.action is Action.REWRITTEN or decision.reason_code is Reason.OWN_DOMAIN
     )
 
 

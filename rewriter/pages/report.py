@@ -108,7 +108,7 @@ def links_page(records: Iterable[LinkRecord], preload: str) -> str:
                     _Cell(record.text),
                     _Cell(str(record.action)),
                     _Cell(status, str(_STATUS_ORDER.index(status)), f"s-{status}"),
-                    _Cell(record.status_reason or record.detail),
+                    _Cell(record.status_reason or record.reason),
                     _Cell(target, href=_clickable(record.destination)),
                 ],
             )

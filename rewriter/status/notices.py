@@ -95,7 +95,7 @@ def violation_line(record: LinkRecord, fail_on: FailOn) -> str:
         url = f"{url} -> {record.destination}"
     where = f"{record.file or '-'}:{record.line}:{record.column}"
     if record.status not in fail_on.statuses and record.unverified:
-        return f"{where}: {UNVERIFIED}: {url} ({record.detail})"
+        return f"{where}: {UNVERIFIED}: {url} ({record.reason})"
     return f"{where}: {record.status}: {url} ({record.status_reason})"
 
 
@@ -127,7 +127,7 @@ def message_notices(
             )
         )  # fmt: skip
     tracked = sum(1 for record in records if record.action is Action.REWRITTEN)
-    tracked += sum(1 for record in records if record.reason == "tracking-domain")
+    tracked += sum(1 for record in records if record.reason_code == "tracking-domain")
     if tracked > checks.max_links:
         notices.append(
             _notice(
