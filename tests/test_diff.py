@@ -328,3 +328,36 @@ def test_through_a_real_process(tmp_path: Path) -> None:
     assert process.returncode == 1
     assert "retargeted" in process.stdout
     assert "1 retargeted" in process.stderr
+
+
+MESSAGE = ROOT / "samples" / "order-shipped.eml"
+
+
+def test_a_message_against_its_rewritten_copy_is_only_re_wrapped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REWRITER_KEYS", (ROOT / "rules" / "demo.keys.txt").read_text())
+    rules = ROOT / "rules" / "example.yaml"
+    rewritten = tmp_path / "order-shipped.eml"
+    result = CliRunner().invoke(
+        main, ["rewrite", str(MESSAGE), "--out", str(tmp_path), "--rules", str(rules)]
+    )
+    assert result.exit_code == 0, result.stderr
+    code, text = run_diff(MESSAGE, rewritten, rules, "--format", "json")
+    document = json.loads(text)
+    kinds = {change["kind"] for item in document["files"] for change in item["changes"]}
+    assert code == 0
+    assert kinds == {"re-wrapped"}
+    assert document["summary"]["links"]["re-wrapped"] >= 2  # the HTML part and the text part
+
+
+def test_plain_text_links_are_diffed_as_links(tmp_path: Path) -> None:
+    rules = rules_file(tmp_path)
+    old, new = tmp_path / "old.txt", tmp_path / "new.txt"
+    old.write_text("Track it: https://shop.example.com/a (today).\nThanks!\n")
+    new.write_text("Track it: https://shop.example.com/b (today).\nThanks!\n")
+    code, text = run_diff(old, new, rules, "--format", "json")
+    (item,) = json.loads(text)["files"]
+    assert code == 1
+    assert [change["kind"] for change in item["changes"]] == ["retargeted"]
+    assert item["other_changes"] == 0  # only the URL changed

@@ -52,10 +52,17 @@ class DocumentView:
 
 
 def view_document(engine: Rewriter, data: bytes, name: str) -> DocumentView:
-    """Read one document; raises what `Rewriter.rewrite` raises for input that is not a template."""
-    result = engine.rewrite(data, file=name, relative=name, prove=False)
-    annotations, skeleton = _annotations_and_skeleton(engine, data)
+    """Read one document of any kind (by its extension: HTML, a `.eml` message, `.txt` plain
+    text); raises what `Rewriter.rewrite` raises for input that is not a template."""
+    from rewriter.mail.formats import InputFormat, input_format, rewrite_document
+
+    kind = input_format(name)
+    result = rewrite_document(engine, data, kind, file=name, relative=name, prove=False)
     records = result.links
+    if kind is InputFormat.HTML:
+        annotations, skeleton = _annotations_and_skeleton(engine, data)
+    else:  # statuses from the rules; links masked where their URLs stand in the text
+        annotations, skeleton = [None] * len(records), _masked_text(data, records)
     if len(annotations) != len(records):  # a UTF-16 view: the annotations cannot be matched
         annotations = [None] * len(records)
     links = tuple(
@@ -128,6 +135,16 @@ def _annotations_and_skeleton(engine: Rewriter, data: bytes) -> tuple[list[str |
             annotations.append(None if value is None else encoding.decode(value))
             skeleton.append(mask_tag(piece, link, name))
     return annotations, b"".join(skeleton)
+
+
+def _masked_text(data: bytes, records: tuple[LinkRecord, ...]) -> bytes:
+    """Plain text or a message with every link's URL masked, quoted-printable soft line breaks
+    unfolded first (an encoding artefact, never part of a URL), longest URLs first."""
+    text = data.replace(b"=\r\n", b"").replace(b"=\n", b"")
+    urls = {url for record in records for url in (record.original, record.tracking_url) if url}
+    for url in sorted(urls, key=len, reverse=True):
+        text = text.replace(url.encode("utf-8", "replace"), b"\x00")
+    return text
 
 
 def _pieces(engine: Rewriter, data: bytes) -> Iterator[bytes | LinkTag | OversizedTag]:
