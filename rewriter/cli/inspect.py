@@ -58,17 +58,28 @@ class InspectOptions:
     input_format: str | None = None  # html | txt | eml; None: by extension (stdin: html)
 
 
+def _document_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options of every command that reads documents the way `rewrite` does."""
+    for option in reversed(
+        (
+            include_option,
+            exclude_option,
+            preload_option,
+            stdin_filename_option,
+            context_option,
+            input_format_option,
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
 @rules_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "ndjson", "csv", "html"]),
               help="Output format (default: table on a terminal, else ndjson).")  # fmt: skip
-@include_option
-@exclude_option
-@preload_option
-@stdin_filename_option
-@context_option
-@input_format_option
+@_document_options
 def links(paths: tuple[str, ...], fmt: str | None, **options: object) -> None:
     """List every link in PATHS (or - for stdin) with its action, status and reasons."""
     stdin_only(paths, options["stdin_filename"])  # type: ignore[arg-type]
@@ -85,12 +96,7 @@ def links(paths: tuple[str, ...], fmt: str | None, **options: object) -> None:
                    " certificate-expired, certificate-expiring, certificate-overdue.")  # fmt: skip
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Judge certificate dates as of this day (default: today).")  # fmt: skip
-@include_option
-@exclude_option
-@preload_option
-@stdin_filename_option
-@context_option
-@input_format_option
+@_document_options
 @click.option("--probe", is_flag=True,
               help="Probe the rules' hosts first; judge with what they serve.")  # fmt: skip
 @click.option("--connect-to", multiple=True, metavar="HOST:PORT:ADDR:PORT",

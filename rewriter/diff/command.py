@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -38,23 +39,13 @@ from rewriter.pages.report import diff_page
 @exclude_option
 @preload_option
 @color_option
-def diff(
-    old: Path,
-    new: Path,
-    rules_path: Path | None,
-    fmt: str,
-    html_path: Path | None,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    preload_list: Path | None,
-    color: bool | None,
-) -> None:
+def diff(old: Path, new: Path, **options: Any) -> None:
     """Compare two files or two trees link by link, tracking links decoded: exit 1 when a
     person clicking would see a difference (a link added, removed or retargeted, a status
     changed, a file added or removed); re-wrapped links and other bytes are summarised."""
     if old.is_dir() != new.is_dir():
         raise click.UsageError("compare two files or two folders", click.get_current_context())
-    sys.exit(run(old, new, rules_path, fmt, html_path, include, exclude, preload_list, color))
+    sys.exit(run(old, new, **options))
 
 
 def run(
