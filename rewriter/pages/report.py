@@ -67,12 +67,13 @@ Array.prototype.forEach.call(heads,function(c){c.removeAttribute('aria-sort');})
 th.setAttribute('aria-sort',up?'ascending':'descending');
 var key=keyOf(i);var order=rows.map(function(_,j){return j;});
 order.sort(function(a,b){var c=collate(key[a],key[b])||a-b;return up?c:-c;});
-var fragment=document.createDocumentFragment();var sorted=[];var sortedHay=[];
+var next=body.cloneNode(false);var sorted=[];var sortedHay=[];
 var sortedKeys={};Object.keys(keys).forEach(function(k){sortedKeys[k]=[];});
-order.forEach(function(j){fragment.appendChild(rows[j]);sorted.push(rows[j]);
+order.forEach(function(j){next.appendChild(rows[j]);sorted.push(rows[j]);
 if(haystack)sortedHay.push(haystack[j]);
 Object.keys(keys).forEach(function(k){sortedKeys[k].push(keys[k][j]);});});
-rows=sorted;if(haystack)haystack=sortedHay;keys=sortedKeys;body.appendChild(fragment);});});
+rows=sorted;if(haystack)haystack=sortedHay;keys=sortedKeys;
+table.replaceChild(next,body);body=next;});});
 Array.prototype.forEach.call(document.querySelectorAll('.bar[data-share]'),function(b){
 b.style.width=b.getAttribute('data-share')+'%';});
 })();
