@@ -172,9 +172,9 @@ class _PreloadListPath(click.Path):
         ctx: click.Context | None,
     ) -> str | bytes | os.PathLike[str]:
         if value == "fetched":
-            from rewriter.status.fetched import FETCHED
+            from rewriter.rules.model import FETCHED_PRELOAD_LIST
 
-            return FETCHED
+            return FETCHED_PRELOAD_LIST
         return super().convert(value, param, ctx)
 
 

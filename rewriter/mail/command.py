@@ -131,25 +131,15 @@ def relay(
 
 
 def _gate(rules_path: Path | None, preload_list: Path | None, statuses: FailOn, fast: bool) -> Gate:
-    from rewriter.batch.factory import (
-        SetupError,
-        load_preload_list,
-        load_rules_remembered,
-        make_rewriter,
-    )
+    from rewriter.batch.factory import SetupError, load_preload_list, make_rewriter
+    from rewriter.cli.common import CommandError, load_rules
     from rewriter.mail.relay import Gate
-    from rewriter.rules.loader import RulesError, find_rules
 
-    path = rules_path or find_rules(Path.cwd())
-    if path is None:
-        _fail("no rules: pass --rules FILE or put a rewriter.yaml here or in a parent")
     try:
-        rules = load_rules_remembered(path, remember=False)
+        rules = load_rules(rules_path)
         engine = make_rewriter(rules, keys=True, preload=load_preload_list(rules, preload_list))
-    except (RulesError, SetupError) as error:
+    except (CommandError, SetupError) as error:
         _fail(str(error))
-    except OSError as error:
-        _fail(f"{path}: cannot read: {error.strerror or error}")
     import socket
 
     return Gate(engine, statuses, safe=not fast, hostname=socket.gethostname())

@@ -17,11 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rewriter.rules.model import FETCHED_PRELOAD_LIST
 from rewriter.status.preload import PreloadList, PreloadListError, load_chromium_json
-
-# `--preload-list fetched` and `preload_list: {source: fetched}`; `./fetched` names a file.
-FETCHED = FETCHED_PRELOAD_LIST
 
 _FOLDER = "preload-fetched"
 _META = "fetched.json"
