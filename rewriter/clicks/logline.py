@@ -8,6 +8,8 @@ most PIPE_BUF bytes, so lines from several worker processes sharing one stderr n
 
 from __future__ import annotations
 
+import datetime
+import functools
 import json
 import os
 import threading
@@ -104,7 +106,7 @@ def click_line(click: Click) -> str:
     text = _json_text
     return (
         f'{{"event":"click","click_id":{text(click.click_id)},'
-        f'"time":"{click.time.isoformat(timespec="milliseconds").replace("+00:00", "Z")}",'
+        f'"time":"{_utc_milliseconds(click.time)}",'
         f'"host":{text(click.host)},"status":"{click.status.value}",'
         f'"token_version":{_json_int(click.token_version)},"key_id":{text(click.key_id)},'
         f'"context":{text(click.context)},"destination_host":{text(click.destination_host)},'
@@ -113,6 +115,12 @@ def click_line(click: Click) -> str:
         f'"user_agent":{text(click.user_agent)},"client":{text(click.client)},'
         f'"label":{text(click.label)},"label_reason":{text(click.label_reason)}}}'
     )
+
+
+@functools.lru_cache(maxsize=16)  # clicks of the same millisecond share one datetime
+def _utc_milliseconds(when: datetime.datetime) -> str:
+    """`2026-12-02T18:00:00.123Z`."""
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _json_text(value: str | None) -> str:

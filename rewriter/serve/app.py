@@ -10,7 +10,7 @@ never waiting for either.
 
 from __future__ import annotations
 
-import datetime
+import functools
 import os
 import sys
 import time
@@ -38,14 +38,24 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-AccessEntry = tuple[float, int, str, str, float]  # time, status, host, path prefix, seconds
+# time (ns since the epoch), status, host, path prefix, seconds taken
+AccessEntry = tuple[int, int, str, str, float]
 
 
 def access_line(entry: AccessEntry) -> str:
     """`2026-12-02T18:00:00.123Z 302 go.example.com /l/ 0.21ms`: never a token or a query."""
     when, status, host, path, seconds = entry
-    stamp = datetime.datetime.fromtimestamp(when, datetime.UTC).isoformat(timespec="milliseconds")
-    return f"{stamp.replace('+00:00', 'Z')} {status} {host} {path} {seconds * 1000:.2f}ms"
+    second, nanoseconds = divmod(when, 1_000_000_000)
+    return (
+        f"{utc_second(second)}.{nanoseconds // 1_000_000:03d}Z {status} {host} {path} "
+        f"{seconds * 1000:.2f}ms"
+    )
+
+
+@functools.lru_cache(maxsize=4)  # thousands of lines share each second
+def utc_second(second: int) -> str:
+    """`2026-12-02T18:00:00`: a time in whole seconds since the epoch, in UTC."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
 
 
 class TrackingApp:
@@ -109,7 +119,7 @@ class TrackingApp:
         if self._access is not None:
             host = response.host or "-"
             elapsed = time.perf_counter() - started
-            self._access.write((time.time(), response.status, host, response.log_path, elapsed))
+            self._access.write((time.time_ns(), response.status, host, response.log_path, elapsed))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -7,6 +7,7 @@ else (including a header that is not a plain host name) is nobody's.
 
 from __future__ import annotations
 
+import functools
 import re
 from enum import Enum
 
@@ -20,6 +21,7 @@ class HostKind(Enum):
     LEGACY = "legacy"
 
 
+@functools.lru_cache(maxsize=1024)  # browsers send the same few spellings of our hosts
 def request_host(header: str | None) -> str | None:
     """The host name of a `Host` header, lower case, without port or trailing dot; None when the
     header is absent or not a plain DNS host name (IP literals are never our tracking domains)."""

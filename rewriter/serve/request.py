@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,6 @@ def from_asgi(scope: Mapping[str, Any], is_trusted: Callable[[str], bool] | None
     query = scope.get("query_string") or b""
     target = (path + b"?" + query if query else path).decode("latin-1")
     headers = scope.get("headers") or ()
-    sizes = [len(name) + len(value) + 4 for name, value in headers]
     named = dict(headers)  # names are lower case in ASGI; a repeated field: the last counts
     host = named.get(b"host")
     user_agent = named.get(b"user-agent")
@@ -62,11 +62,21 @@ def from_asgi(scope: Mapping[str, Any], is_trusted: Callable[[str], bool] | None
         host_header=host.decode("latin-1") if host is not None else None,
         secure=secure,
         user_agent=user_agent.decode("latin-1") if user_agent is not None else None,
-        headers_too_large=bool(sizes)
-        and (max(sizes) > MAX_HEADER_LINE_BYTES or sum(sizes) > MAX_HEADERS_BYTES),
+        headers_too_large=_too_large(headers),
         client=client,
         purpose=purpose,
     )
+
+
+def _too_large(headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    """Whether one header field (name, value, ": " and CRLF) is longer than
+    MAX_HEADER_LINE_BYTES, or all of them together longer than MAX_HEADERS_BYTES. The total is
+    summed in C; fields are looked at one by one only when it could hide a long one."""
+    total = sum(map(len, itertools.chain.from_iterable(headers))) + 4 * len(headers)
+    if total <= MAX_HEADER_LINE_BYTES:
+        return False
+    longest = max(len(name) + len(value) + 4 for name, value in headers)
+    return longest > MAX_HEADER_LINE_BYTES or total > MAX_HEADERS_BYTES
 
 
 def trust_checker(networks: Sequence[Network]) -> Callable[[str], bool] | None:

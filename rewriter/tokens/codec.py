@@ -191,10 +191,10 @@ def _decode_symbols(data: bytes, max_symbols: int) -> bytes:
     state = 0
     parts: list[bytes] = []
     append = parts.append
-    for byte in data:
+    for byte in data:  # the fewest steps per byte: this loop is most of a token's decoding
         index = state | byte
         append(emitted[index])
-        state = following[index] << 8
+        state = following[index]
     symbols = b"".join(parts)
     if len(symbols) > max_symbols:
         raise CodecError("stream decodes to too many bytes")
@@ -204,12 +204,12 @@ def _decode_symbols(data: bytes, max_symbols: int) -> bytes:
 
 
 @cache
-def _byte_tables() -> tuple[list[bytes], bytes, frozenset[int]]:
+def _byte_tables() -> tuple[list[bytes], list[int], frozenset[int]]:
     """Indexed by (node << 8 | input byte), where a node is an inner node of the code tree (0:
     the root, where every symbol starts; there are 255): the symbols the byte completes, and the
-    node it ends in (one byte each: 64 KiB that stay in the processor's cache); then the nodes a
-    valid stream may end in (shifted left by 8), those reached from the root by fewer than 8 one
-    bits (the padding). Equal outputs share one object."""
+    node it ends in, already shifted left by 8 (small ints are shared objects: the list costs
+    its pointers); then the nodes a valid stream may end in (shifted left by 8), those reached
+    from the root by fewer than 8 one bits (the padding). Equal outputs share one object."""
     children = _code_tree()
     shifted = [node << 8 for node in range(len(children))]
     nibbles = [
@@ -230,7 +230,7 @@ def _byte_tables() -> tuple[list[bytes], bytes, frozenset[int]]:
         if child < 0:
             break
         padding.append(shifted[child])
-    return emitted, bytes(following), frozenset(padding)
+    return emitted, [node << 8 for node in following], frozenset(padding)
 
 
 def _walk(children: list[list[int]], node: int, nibble: int) -> tuple[bytes, int]:
