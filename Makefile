@@ -22,7 +22,7 @@ PYVERSION := import sys; print(sys.implementation.name, sys.version.split()[0])
 
 .PHONY: demo test lint typecheck unit unit-python unit-system bench bench-report bench-serve fuzz clean
 
-$(STAMP): pyproject.toml setup.py rewriter/document/_cscan.c
+$(STAMP): pyproject.toml setup.py rewriter/document/_cscan.c rewriter/tokens/_cdecode.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -88,11 +88,11 @@ bench-serve: $(STAMP)
 	fi
 	$(BIN)/python bench/serve.py
 
-# The fuzz targets run the compiled scanner too (`compiled`: against the pure-Python one), built
-# for the run with AddressSanitizer: gcc's libasan is preloaded (it must come first), Python
-# allocates with malloc so that ASan sees each bytes object's bounds (pymalloc's arenas hide
-# them), its own allocations are not leaks to report, and the extension is rebuilt without ASan
-# afterwards, whatever the outcome. FUZZ_TARGETS picks targets (default: all four, FUZZ_SECONDS
+# The fuzz targets run the compiled scanner and token decoder too (`compiled` and `tokens`: against
+# their pure-Python twins), built for the run with AddressSanitizer: gcc's libasan is preloaded
+# (it must come first), Python allocates with malloc so that ASan sees each bytes object's bounds
+# (pymalloc's arenas hide them), its own allocations are not leaks to report, and the extensions
+# are rebuilt without ASan afterwards, whatever the outcome. FUZZ_TARGETS picks targets (default: all five, FUZZ_SECONDS
 # split evenly).
 ASAN_FLAGS := -fsanitize=address -fno-omit-frame-pointer -g -O1
 fuzz: $(STAMP)

@@ -1,8 +1,13 @@
 """The table-driven decoder of the URL codec gives exactly what the bit-by-bit decoder it
-replaced gave: the same symbols for every stream, the same error for every bad one."""
+replaced gave: the same symbols for every stream, the same error for every bad one; and its
+compiled twin (rewriter/tokens/_cdecode.c) gives exactly what its Python loop gives."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
+import sys
 from functools import cache
 
 import pytest
@@ -89,3 +94,65 @@ def test_a_cut_stream_fails_the_same_way(cut: int) -> None:
         assert outcome(codec._decode_symbols, data[:end], 100) == outcome(
             reference_decode_symbols, data[:end], 100
         )
+
+
+# Whether the compiled twin is built (this process may run with REWRITER_SCANNER=python, which
+# leaves it unused but importable).
+BUILT = importlib.util.find_spec("rewriter.tokens._cdecode") is not None
+needs_twin = pytest.mark.skipif(not BUILT, reason="the compiled token decoder is not built")
+
+
+def compiled_outcome(data: bytes) -> tuple[bytes, int]:
+    from rewriter.tokens._cdecode import decode_symbols
+
+    symbols, node = decode_symbols(data, *codec._compiled_tables())
+    return symbols, node << 8
+
+
+@needs_twin
+@settings(max_examples=3000)
+@given(st.binary(max_size=600))
+@example(b"")
+@example(b"\xff" * 40)  # the longest codes, and padding states
+@example(b"\x00" * 40)
+def test_the_compiled_twin_gives_the_symbols_and_end_state_of_the_python_loop(data: bytes) -> None:
+    assert compiled_outcome(data) == codec._decode_in_python(data)
+
+
+@needs_twin
+@settings(max_examples=500)
+@given(
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=400),
+    st.binary(max_size=40),
+)
+def test_the_compiled_twin_decodes_encoded_urls(url: str, context: bytes) -> None:
+    data = codec.encode(url, context)
+    assert compiled_outcome(data) == codec._decode_in_python(data)
+
+
+@needs_twin
+def test_the_compiled_twin_refuses_tables_of_the_wrong_size() -> None:
+    from rewriter.tokens._cdecode import decode_symbols
+
+    nodes, packed, stride = codec._compiled_tables()
+    with pytest.raises(ValueError, match="wrong size"):
+        decode_symbols(b"abc", nodes[:-1], packed, stride)
+    with pytest.raises(ValueError, match="wrong size"):
+        decode_symbols(b"abc", nodes, packed, stride + 1)
+
+
+def decoder_in_a_process(scanner: str | None) -> str:
+    env = {key: value for key, value in os.environ.items() if key != "REWRITER_SCANNER"}
+    if scanner is not None:
+        env["REWRITER_SCANNER"] = scanner
+    code = "from rewriter.tokens.codec import DECODER; print(DECODER)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+        check=True,
+    )  # fmt: skip
+    return result.stdout.strip()
+
+
+def test_the_pure_python_twins_are_chosen_together() -> None:
+    assert decoder_in_a_process("python") == "python"
+    assert decoder_in_a_process(None) == ("c" if BUILT else "python")

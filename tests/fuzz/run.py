@@ -1,6 +1,7 @@
-"""Coverage-guided fuzzing (atheris) of the scanner, URL handling and the whole engine.
+"""Coverage-guided fuzzing (atheris) of the scanner, URL handling, the token decoder and the whole
+engine.
 
-    .venv/bin/python tests/fuzz/run.py --seconds 120 [--targets scanner,compiled,urls,engine]
+    .venv/bin/python tests/fuzz/run.py --seconds 120 [--targets scanner,compiled,urls,engine,tokens]
         [--keep DIR] [--keep-workdir] [--extra-seeds DIR]
 
 The seconds are split evenly across the targets (tests/fuzz/targets.py), each fuzzed in its own
@@ -44,7 +45,7 @@ TEMPLATE_SUFFIXES = frozenset(
     {".html", ".htm", ".hbs", ".handlebars", ".gotmpl", ".tpl"}
     | {".ftl", ".twig", ".liquid", ".njk", ".jinja", ".j2"}
 )
-MAX_LEN = {"scanner": 8192, "compiled": 8192, "urls": 1024, "engine": 8192}
+MAX_LEN = {"scanner": 8192, "compiled": 8192, "urls": 1024, "engine": 8192, "tokens": 1024}
 MAX_URL_SEEDS = 3000
 SLOW_SECONDS = 2.0
 MINIMISE_SECONDS = 30.0
@@ -212,7 +213,7 @@ def child(name: str, seconds: int, workdir: Path) -> int:
             recorder.record(data, found)
 
     corpus = workdir / name / "corpus"
-    seeds = workdir / "seeds" / ("urls" if name == "urls" else "html")
+    seeds = workdir / "seeds" / ("urls" if name in ("urls", "tokens") else "html")
     extra = workdir / "extra" / name
     atheris.Setup(
         [
@@ -392,7 +393,7 @@ def parent(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=120, help="total, split across targets")
-    parser.add_argument("--targets", default="scanner,compiled,urls,engine")
+    parser.add_argument("--targets", default="scanner,compiled,urls,engine,tokens")
     parser.add_argument("--keep", type=Path, help="write minimised findings to this folder")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the temporary folder")
     parser.add_argument(

@@ -26,6 +26,7 @@ bytes, so a finding reproduces exactly.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import zlib
 from collections.abc import Callable
@@ -46,6 +47,9 @@ from rewriter.document.entities import decode_attribute_value, escape_attribute_
 from rewriter.document.inputs import TemplateError
 from rewriter.document.scan import LinkTag, OversizedTag, Piece, Scanner, scan, scan_chunks
 from rewriter.models import Result
+from rewriter.tokens import codec
+from rewriter.tokens.format import TokenError, decode_token, encode_token
+from rewriter.tokens.keys import KeyRing
 from rewriter.web.urls import (
     RefKind,
     UrlError,
@@ -231,9 +235,29 @@ def _check_stream_refuses(rewriter: Rewriter, chunks: list[bytes]) -> None:
     raise InvariantError(f"rewrite_stream accepted what rewrite() refused (chunks {chunks!r})")
 
 
+_RING = KeyRing("fuzz", {"fuzz": bytes(range(32))})
+
+
+def tokens(data: bytes) -> None:
+    """The token decoder on any bytes: its compiled twin gives the symbols and end state of the
+    Python loop (so ASan sees it read any stream), and a token made of any text is refused with
+    TokenError or read back; any printable URL text round trips through a token."""
+    if codec._compiled_decode is not None:
+        compiled_symbols, node = codec._compiled_decode(data, *codec._compiled_tables())
+        if (compiled_symbols, node << 8) != codec._decode_in_python(data):
+            raise InvariantError(f"the compiled token decoder differs on {data!r}")
+    text = data.decode("latin-1")
+    with contextlib.suppress(TokenError):  # refused, or read back: nothing else
+        decode_token(text, _RING)
+    url = "https://" + "".join(c for c in text if " " < c < "\x7f")
+    if decode_token(encode_token(url, "ctx", _RING), _RING).destination != url:
+        raise InvariantError(f"{url!r} does not round trip through a token")
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "scanner": scanner,
     "compiled": compiled,
     "urls": urls,
     "engine": engine_target,
+    "tokens": tokens,
 }
