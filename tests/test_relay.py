@@ -307,3 +307,37 @@ def test_the_data_reply_is_the_upstreams(relay: Relay, recorder: tuple[Recorder,
     assert refused.value.smtp_code == 554  # a 5xx from the upstream stays a 5xx
     assert refused.value.smtp_error == b"5.7.1 rejected by the upstream's content filter"
     assert found.messages == []
+
+
+def test_dot_lines_and_a_pipelined_quit_after_data(
+    relay: Relay, recorder: tuple[Recorder, int], tmp_path: Path
+) -> None:
+    found, _ = recorder
+    message = MESSAGE.replace(b"Track it at", b".\r\n..\r\n.Track it at")
+    with relay.client() as client:
+        client.ehlo()
+        assert client.docmd("MAIL", "FROM:<app@example.com>")[0] == 250
+        assert client.docmd("RCPT", "TO:<someone@example.net>")[0] == 250
+        assert client.docmd("DATA")[0] == 354
+        stuffed = message.replace(b"\r\n.", b"\r\n..")
+        client.send(stuffed + b".\r\nQUIT\r\n")  # QUIT without waiting for the DATA reply
+        assert client.getreply()[0] == 250
+        assert client.getreply()[0] == 221
+    expected = rewrite_message(message, engine_for(tmp_path), file="message").output
+    assert found.messages == [("app@example.com", ["someone@example.net"], expected)]
+
+
+def test_too_much_data_is_refused_552_and_the_next_mail_goes_through(
+    relay: Relay, recorder: tuple[Recorder, int]
+) -> None:
+    found, _ = recorder
+    huge = MESSAGE + (b"x" * 998 + b"\r\n") * 1100  # over the relay's 1 MiB here
+    with relay.client() as client:
+        client.ehlo()
+        assert client.docmd("MAIL", "FROM:<app@example.com>")[0] == 250  # no SIZE said
+        assert client.docmd("RCPT", "TO:<someone@example.net>")[0] == 250
+        assert client.docmd("DATA")[0] == 354
+        client.send(huge + b".\r\n")
+        assert client.getreply()[0] == 552
+        client.sendmail("app@example.com", ["someone@example.net"], MESSAGE)
+    assert len(found.messages) == 1
