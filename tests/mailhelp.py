@@ -114,5 +114,10 @@ class ServerThread:
         self.loop.close()
 
 
-def recording_server(recorder: Recorder) -> ServerThread:
-    return ServerThread(lambda: SMTP(recorder, hostname="upstream.test", decode_data=False))
+def recording_server(recorder: Recorder, *, smtputf8: bool = False) -> ServerThread:
+    """aiosmtpd's server: SMTPUTF8 advertised only when asked (its default: not)."""
+    return ServerThread(
+        lambda: SMTP(
+            recorder, hostname="upstream.test", decode_data=False, enable_SMTPUTF8=smtputf8
+        )
+    )

@@ -364,6 +364,22 @@ def test_qp_reencoding_changes_only_the_changed_lines(
             assert cte.qp_encode(line + b"\r\n") in out
 
 
+_QP_PIECES = st.sampled_from(
+    [b"a", b" ", b"\t", b"=\r\n", b"=\n", b"\r\n", b"\n", b"\r", b"=3D", b"=0D", b"=", b"=C3=A9"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(pieces=st.lists(_QP_PIECES, max_size=16))
+def test_qp_logical_lines_found_at_once_are_those_found_line_by_line(pieces: list[bytes]) -> None:
+    body = b"".join(pieces)
+    try:
+        cte.qp_decode(body)
+    except cte.EncodingError:
+        return
+    assert cte._qp_logical(body) == cte._logical_by_line(body)
+
+
 def test_table_names_each_part(tmp_path: Path) -> None:
     rules = write_rules(tmp_path)
     given = tmp_path / "message.eml"

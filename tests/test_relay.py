@@ -4,6 +4,7 @@ recording SMTP server started here; what the recorder received is checked byte f
 from __future__ import annotations
 
 import os
+import re
 import smtplib
 import socket
 import subprocess
@@ -57,6 +58,16 @@ no boundary line at all
 )
 
 
+_TRACE = re.compile(rb"\AReceived: [^\r\n]*\r\n(?:\t[^\r\n]*\r\n)*")
+
+
+def untraced(delivered: bytes) -> tuple[bytes, bytes]:
+    """The Received field the relay put first, and the message after it."""
+    found = _TRACE.match(delivered)
+    assert found is not None, delivered[:200]
+    return found.group(), delivered[found.end() :]
+
+
 class Relay:
     def __init__(self, folder: Path, upstream_port: int, networks: tuple[str, ...]) -> None:
         self.gate = Gate(engine_for(folder), FailOn())
@@ -93,8 +104,11 @@ def test_delivered_bytes_are_the_rewritten_message(
         refused = client.sendmail("app@example.com", ["someone@example.net"], MESSAGE)
     assert refused == {}
     expected = rewrite_message(MESSAGE, engine_for(tmp_path), file="message").output
-    assert found.messages == [("app@example.com", ["someone@example.net"], expected)]
-    delivered = found.messages[0][2]
+    assert [(sender, rcpts) for sender, rcpts, _ in found.messages] == [
+        ("app@example.com", ["someone@example.net"])
+    ]
+    _, delivered = untraced(found.messages[0][2])
+    assert delivered == expected
     assert b"X-Rewriter-Context" not in delivered
     assert delivered.count(b"http://go.example.com/l/") == 2
     assert b"https://shop.example.com" not in delivered
@@ -296,7 +310,7 @@ def test_concurrent_sessions_each_deliver_their_own_message(
     assert sorted(rcpts[0] for _, rcpts, _ in found.messages) == sorted(
         f"reader{number}@example.net" for number in range(8)
     )
-    assert len({content for _, _, content in found.messages}) == 1
+    assert len({untraced(content)[1] for _, _, content in found.messages}) == 1
 
 
 def test_the_data_reply_is_the_upstreams(relay: Relay, recorder: tuple[Recorder, int]) -> None:
@@ -307,3 +321,122 @@ def test_the_data_reply_is_the_upstreams(relay: Relay, recorder: tuple[Recorder,
     assert refused.value.smtp_code == 554  # a 5xx from the upstream stays a 5xx
     assert refused.value.smtp_error == b"5.7.1 rejected by the upstream's content filter"
     assert found.messages == []
+
+
+def test_dot_lines_and_a_pipelined_quit_after_data(
+    relay: Relay, recorder: tuple[Recorder, int], tmp_path: Path
+) -> None:
+    found, _ = recorder
+    message = MESSAGE.replace(b"Track it at", b".\r\n..\r\n.Track it at")
+    with relay.client() as client:
+        client.ehlo()
+        assert client.docmd("MAIL", "FROM:<app@example.com>")[0] == 250
+        assert client.docmd("RCPT", "TO:<someone@example.net>")[0] == 250
+        assert client.docmd("DATA")[0] == 354
+        stuffed = message.replace(b"\r\n.", b"\r\n..")
+        client.send(stuffed + b".\r\nQUIT\r\n")  # QUIT without waiting for the DATA reply
+        assert client.getreply()[0] == 250
+        assert client.getreply()[0] == 221
+    expected = rewrite_message(message, engine_for(tmp_path), file="message").output
+    assert [untraced(content)[1] for _, _, content in found.messages] == [expected]
+
+
+def test_too_much_data_is_refused_552_and_the_next_mail_goes_through(
+    relay: Relay, recorder: tuple[Recorder, int]
+) -> None:
+    found, _ = recorder
+    huge = MESSAGE + (b"x" * 998 + b"\r\n") * 1100  # over the relay's 1 MiB here
+    with relay.client() as client:
+        client.ehlo()
+        assert client.docmd("MAIL", "FROM:<app@example.com>")[0] == 250  # no SIZE said
+        assert client.docmd("RCPT", "TO:<someone@example.net>")[0] == 250
+        assert client.docmd("DATA")[0] == 354
+        client.send(huge + b".\r\n")
+        assert client.getreply()[0] == 552
+        client.sendmail("app@example.com", ["someone@example.net"], MESSAGE)
+    assert len(found.messages) == 1
+
+
+def test_received_trace_field_first_and_the_rest_byte_for_byte(
+    relay: Relay, recorder: tuple[Recorder, int], tmp_path: Path
+) -> None:
+    from email import message_from_bytes
+    from email.utils import parsedate_to_datetime
+
+    found, _ = recorder
+    with relay.client() as client:
+        client.ehlo("app.example.com")
+        client.sendmail("app@example.com", ["someone@example.net"], MESSAGE)
+        client.sendmail("app@example.com", ["a@example.net", "b@example.net"], MESSAGE)
+    with relay.client() as client:
+        client.helo("old.example.com")  # plain SMTP
+        client.sendmail("app@example.com", ["someone@example.net"], MESSAGE)
+    expected = rewrite_message(MESSAGE, engine_for(tmp_path), file="message").output
+    traces = []
+    for _, _, delivered in found.messages:
+        trace, rest = untraced(delivered)
+        assert rest == expected  # one block added at the top, nothing else changed
+        assert b"\nReceived:" not in rest and not rest.startswith(b"Received:")
+        lines = trace.split(b"\r\n")[:-1]
+        assert b"\n" not in trace.replace(b"\r\n", b"")
+        assert all(len(line) <= 78 for line in lines)
+        assert all(line.startswith(b"\t") for line in lines[1:])
+        header = str(message_from_bytes(delivered)["Received"])
+        date = header.rsplit(";", 1)[1].strip()
+        assert parsedate_to_datetime(date).tzinfo is not None
+        traces.append(" ".join(header.split()))
+    one, two, plain = traces
+    assert one.startswith(
+        "from app.example.com ([127.0.0.1]) by localhost (rewriter relay) with ESMTP id "
+    )
+    assert "for <someone@example.net>;" in one
+    assert " for " not in two  # several recipients: none named
+    assert plain.startswith(
+        "from old.example.com ([127.0.0.1]) by localhost (rewriter relay) with SMTP id "
+    )
+    assert len({trace.split(" id ")[1].split()[0] for trace in traces}) == 3
+
+
+def test_smtputf8_to_an_upstream_without_it_is_refused_for_good(tmp_path: Path) -> None:
+    found = Recorder()
+    upstream = recording_server(found)  # does not advertise SMTPUTF8
+    running = Relay(tmp_path, upstream.start(), ("127.0.0.0/8",))
+    message = MESSAGE.replace(
+        b"To: someone@example.net", "To: Jürgen <jürgen@example.net>".encode()
+    )
+    try:
+        with running.client() as client:
+            with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+                client.sendmail(
+                    "app@example.com", ["jürgen@example.net"], message, mail_options=["SMTPUTF8"]
+                )
+            assert refused.value.smtp_code == 553
+            assert refused.value.smtp_error.startswith(b"5.6.7 the next hop")
+            assert b"does not support SMTPUTF8" in refused.value.smtp_error
+            client.sendmail("app@example.com", ["someone@example.net"], MESSAGE)  # goes on
+    finally:
+        running.thread.stop()
+        upstream.stop()
+    assert found.commands[0] == "MAIL app@example.com"  # the refused MAIL never went upstream
+    assert len(found.messages) == 1
+
+
+def test_smtputf8_to_an_upstream_with_it_is_relayed(tmp_path: Path) -> None:
+    found = Recorder()
+    upstream = recording_server(found, smtputf8=True)
+    running = Relay(tmp_path, upstream.start(), ("127.0.0.0/8",))
+    message = MESSAGE.replace(
+        b"To: someone@example.net", "To: Jürgen <jürgen@example.net>".encode()
+    )
+    try:
+        with running.client() as client:
+            client.sendmail(
+                "app@example.com", ["jürgen@example.net"], message, mail_options=["SMTPUTF8"]
+            )
+    finally:
+        running.thread.stop()
+        upstream.stop()
+    trace, rest = untraced(found.messages[0][2])
+    assert b" with UTF8SMTP id " in trace
+    assert "for <jürgen@example.net>;".encode() in trace
+    assert rest == rewrite_message(message, engine_for(tmp_path), file="message").output

@@ -16,6 +16,7 @@ import binascii
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 MAX_LINE_OCTETS = 998
 QP_LINE = 76  # RFC 2045: encoded lines of at most 76 characters, the soft break's `=` included
@@ -53,18 +54,19 @@ def _usual_ending(physical: Sequence[bytes]) -> bytes:
 # neither an escape nor a soft line break is refused rather than guessed at.
 
 _BROKEN = re.compile(rb"=(?![0-9A-Fa-f]{2}|\r?\n|\Z)")
+# A logical line: physical lines ending in a soft break (`=` just before the line end), then
+# one that does not (or the end of the body).
+_LOGICAL = re.compile(rb"(?:[^\n]*=\r?\n)*[^\n]*\n?")
+_ENCODED_LF = re.compile(rb"=0[Aa]")
 
 
 @dataclass(frozen=True, slots=True)
 class _Logical:
-    start: int  # its byte span in the encoded body, soft breaks and hard break included
-    end: int
-    text: bytes  # decoded, with the line ending of its hard break (if any)
+    """A body's logical lines: line i is body[bounds[i]:bounds[i + 1]], decoded texts[i] (with
+    the line ending of its hard break, if any)."""
 
-
-# A logical line: physical lines ending in a soft break (`=` just before the line end), then
-# one that does not (or the end of the body).
-_LOGICAL = re.compile(rb"(?:[^\n]*=\r?\n)*[^\n]*\n?")
+    bounds: list[int]
+    texts: list[bytes]
 
 
 def _check_qp(body: bytes) -> None:
@@ -74,13 +76,44 @@ def _check_qp(body: bytes) -> None:
         raise EncodingError(f"quoted-printable: line {line} has an `=` that is not an escape")
 
 
-def _qp_logical(body: bytes) -> list[_Logical]:
-    """The body's logical lines (physical lines joined by soft breaks), each decoded."""
-    return [
-        _Logical(found.start(), found.end(), binascii.a2b_qp(found.group()))
-        for found in _LOGICAL.finditer(body)
-        if found.end() > found.start()
+def _qp_logical(body: bytes) -> _Logical | None:
+    """The body's logical lines (physical lines joined by soft breaks), each decoded; None when
+    an encoded LF sits inside one (then decoded lines do not map to encoded ones)."""
+    if _ENCODED_LF.search(body) is None:
+        # Decoding is line by line (no escape spans a hard break), so the decoded body's lines
+        # are the logical lines' texts; only the last may decode to nothing (`=` at the end).
+        bounds = _hard_breaks(body)
+        texts = lines(binascii.a2b_qp(body))
+        if len(texts) == len(bounds) - 2:
+            texts.append(b"")
+        if len(texts) == len(bounds) - 1:
+            return _Logical(bounds, texts)
+    return _logical_by_line(body)
+
+
+def _logical_by_line(body: bytes) -> _Logical | None:
+    """`_qp_logical` the slow way, each logical line found and decoded on its own (the
+    reference the tests hold the fast way to)."""
+    found = [match.span() for match in _LOGICAL.finditer(body) if match.end() > match.start()]
+    texts = [binascii.a2b_qp(body[start:end]) for start, end in found]
+    if any(b"\n" in text[:-1] for text in texts):
+        return None
+    return _Logical([0, *(end for _, end in found)], texts)
+
+
+def _hard_breaks(body: bytes) -> list[int]:
+    """0, the offset after each LF that is not part of a soft break, and the end."""
+    physical = body.split(b"\n")
+    ends = list(accumulate(map(len, physical)))  # in C: thousands of lines per part
+    bounds = [0]
+    bounds += [
+        end + number
+        for number, (line, end) in enumerate(zip(physical[:-1], ends[:-1], strict=True), 1)
+        if not line.endswith((b"=", b"=\r"))
     ]
+    if bounds[-1] != len(body):
+        bounds.append(len(body))
+    return bounds
 
 
 def qp_decode(body: bytes) -> bytes:
@@ -114,19 +147,22 @@ def qp_reencode(body: bytes, new: bytes) -> bytes:
     _check_qp(body)
     logical = _qp_logical(body)
     soft = usual_ending(body)
-    if any(b"\n" in item.text[:-1] for item in logical):  # an encoded LF inside a line: no map
+    if logical is None:  # an encoded LF inside a line: no map
         return qp_encode(new, soft)
+    bounds, texts = logical.bounds, logical.texts
     new_lines = lines(new)
-    if len(new_lines) == len(logical):
-        return b"".join(
-            body[item.start : item.end] if item.text == text else _encode(text, soft)
-            for item, text in zip(logical, new_lines, strict=True)
-        )
-    head, tail = _common_ends([item.text for item in logical], new_lines)
-    prefix_end = logical[head].start if head < len(logical) else len(body)
-    suffix_start = logical[len(logical) - tail].start if tail else len(body)
+    if len(new_lines) == len(texts):
+        out: list[bytes] = []
+        position = 0
+        pairs = zip(texts, new_lines, strict=True)
+        for index in [number for number, (old, text) in enumerate(pairs) if old != text]:
+            out += (body[position : bounds[index]], _encode(new_lines[index], soft))
+            position = bounds[index + 1]
+        out.append(body[position:])
+        return b"".join(out)
+    head, tail = _common_ends(texts, new_lines)
     middle = b"".join(_encode(text, soft) for text in new_lines[head : len(new_lines) - tail])
-    return body[:prefix_end] + middle + body[suffix_start:]
+    return body[: bounds[head]] + middle + body[bounds[len(texts) - tail] :]
 
 
 def _common_ends(old: Sequence[bytes], new: Sequence[bytes]) -> tuple[int, int]:

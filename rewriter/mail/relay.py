@@ -4,9 +4,10 @@ to the upstream server with the same envelope.
 The server side is aiosmtpd; the upstream side is smtplib, run in a worker thread per call. The
 upstream session is opened when MAIL arrives and each RCPT is passed on as it arrives, so each
 recipient gets the upstream's own reply, and the DATA reply is the upstream's. What we refuse:
-`550` (a click would break; permanent), `550 5.7.0` (DKIM-signed), `554 5.6.0` (not valid MIME);
-anything that goes wrong on our side answers `451` so the sender retries: no message is lost,
-and none is sent unrewritten.
+`550` (a click would break; permanent), `550 5.7.0` (DKIM-signed), `554 5.6.0` (not valid MIME),
+`553 5.6.7` to MAIL (SMTPUTF8 asked for, and the upstream lacks it); anything that goes wrong on
+our side answers `451` so the sender retries: no message is lost, and none is sent unrewritten.
+Each relayed message gets a `Received:` field at the top (`trace`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import secrets
 import smtplib
 import ssl
 import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
@@ -29,11 +32,21 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from rewriter.document.engine import PreservationError, Rewriter
 from rewriter.document.inputs import TemplateError
+from rewriter.mail.headers import line_ending
 from rewriter.mail.mime import ContextRefused, DkimSigned, InvalidMessage, rewrite_message
+from rewriter.mail.smtpdata import read_data
+from rewriter.mail.trace import Client, host_name, received
 from rewriter.status.notices import FailOn
 
 log = logging.getLogger("rewriter.relay")
 MAX_REPLY_TEXT = 400  # reply lines stay well under SMTP's 512-octet limit
+# RFC 6531 3.2: a message that needs SMTPUTF8 must not go to a next hop without it; permanent
+# (RFC 3463 X.6.7), so the sender does not retry what can never be relayed.
+NO_SMTPUTF8 = (
+    553,
+    "5.6.7 the next hop (the upstream server) does not support SMTPUTF8, which this message"
+    " needs: it cannot be relayed",
+)
 
 
 class Refusal(Exception):
@@ -176,6 +189,8 @@ class Upstream:
         if self.smtp is None:
             raise UpstreamError("no upstream session")
         try:
+            if name == "mail" and _smtputf8(args[1]) and not self.smtp.has_extn("smtputf8"):
+                return NO_SMTPUTF8  # smtplib would refuse to send it: answered here, for good
             if name == "mail":
                 code, text = self.smtp.mail(*args)
             elif name == "rcpt":
@@ -199,6 +214,10 @@ class Upstream:
             smtp.quit()
         except (OSError, smtplib.SMTPException):
             smtp.close()
+
+
+def _smtputf8(options: Sequence[str]) -> bool:
+    return any(option.upper() == "SMTPUTF8" for option in options)
 
 
 def _text(raw: bytes | str) -> str:
@@ -303,11 +322,14 @@ class RelayHandler:
             log.exception("rewriting a message failed")
             await self._reset(upstream)
             return "451 4.3.0 the message could not be rewritten (an error on our side)"
+        ident = secrets.token_hex(8)
+        output = _trace(server, session, envelope, ident, output) + output
         try:
             code, text = await asyncio.to_thread(upstream.command, "data", output)
         except UpstreamError as error:
             await self._close(session)
             return _reply(451, f"4.4.2 {error}")
+        log.info("message %s: the upstream answered %d", ident, code)
         return _reply(code, text)
 
     async def handle_RSET(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -342,8 +364,52 @@ class RelayHandler:
             threading.Thread(target=upstream.close, daemon=True).start()
 
 
+def _trace(server: SMTP, session: Session, envelope: Envelope, ident: str, message: bytes) -> bytes:
+    """The Received field for this message (`trace`), with the message's own line ending."""
+    peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+    local = server.transport.get_extra_info("sockname") if server.transport else None
+    client = Client(
+        session.host_name, str(peer), session.extended_smtp, session.ssl is not None,
+        bool(session.authenticated),
+    )  # fmt: skip
+    return received(
+        client, host_name(server.hostname, str(local[0]) if local else ""), ident,
+        envelope.rcpt_tos, smtputf8=bool(envelope.smtp_utf8), when=datetime.now().astimezone(),
+        ending=line_ending(message, 0, len(message)),
+    )  # fmt: skip
+
+
 class _RelaySMTP(SMTP):
-    """Closes the upstream session of a client that disconnects without QUIT."""
+    """Reads DATA in one piece (`smtpdata`), and closes the upstream session of a client that
+    disconnects without QUIT."""
+
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's DATA (the same checks and replies), with the message read in one piece."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None and self.session is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            data = await read_data(self._reader, self.data_size_limit, self.line_length_limit)
+        except asyncio.CancelledError:
+            log.info("connection lost during DATA")
+            self._writer.close()
+            raise
+        if data.refusal is not None:  # the transaction ends here, the upstream's too
+            await self.event_handler.handle_RSET(self, self.session, self.envelope)
+            self.envelope = self._create_envelope()  # aiosmtpd's state after DATA
+            await self.push(data.refusal)
+            return
+        self.envelope.content = self.envelope.original_content = data.content
+        status = await self.event_handler.handle_DATA(self, self.session, self.envelope)
+        self.envelope = self._create_envelope()
+        await self.push(status)
 
     def connection_lost(self, error: Exception | None) -> None:
         handler = self.event_handler

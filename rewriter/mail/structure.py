@@ -28,7 +28,6 @@ _FATAL_DEFECTS = (
     email.errors.InvalidMultipartContentTransferEncodingDefect,
 )
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
-_LINE = re.compile(rb"[^\n]*\n|[^\n]+")
 MAX_DEPTH = 50
 
 
@@ -117,13 +116,8 @@ def _child_spans(data: bytes, start: int, end: int, boundary: bytes) -> list[tup
     delimiter = b"--" + boundary
     spans: list[tuple[int, int]] = []
     part_start: int | None = None
-    position = start
-    for match in _LINE.finditer(data, start, end):
-        line = match.group()
-        position = match.start()
-        if not line.startswith(delimiter):
-            continue
-        rest = line[len(delimiter) :].rstrip(b"\r\n")
+    for position, line_end in _lines_starting_with(data, start, end, delimiter):
+        rest = data[position + len(delimiter) : line_end].rstrip(b"\r\n")
         closing = rest.startswith(b"--")
         if (rest[2:] if closing else rest).strip(b" \t"):
             continue  # a longer boundary that starts with this one
@@ -131,10 +125,29 @@ def _child_spans(data: bytes, start: int, end: int, boundary: bytes) -> list[tup
             spans.append((part_start, _before_line_break(data, part_start, position)))
         if closing:
             return spans
-        part_start = match.end()
+        part_start = line_end
     if part_start is not None:  # no closing delimiter: the last part runs to the end
         spans.append((part_start, end))
     return spans
+
+
+def _lines_starting_with(
+    data: bytes, start: int, end: int, prefix: bytes
+) -> Iterator[tuple[int, int]]:
+    """The spans of the lines of data[start:end] (each up to and with its LF) that start with
+    `prefix`, found by searching for it after an LF (not line by line: a part has thousands)."""
+    line = start if data.startswith(prefix, start, end) else -1
+    needle = b"\n" + prefix
+    while True:
+        if line < 0:
+            found = data.find(needle, start, end)
+            if found < 0:
+                return
+            line = found + 1
+        newline = data.find(b"\n", line, end)
+        line_end = end if newline < 0 else newline + 1
+        yield line, line_end
+        start, line = line_end - 1, -1  # from the LF that ends this line
 
 
 def _before_line_break(data: bytes, floor: int, position: int) -> int:
