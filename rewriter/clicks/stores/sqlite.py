@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import functools
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -74,7 +75,7 @@ class SqliteStore:
                 path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
             )
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA journal_mode = WAL")
+            _use_wal(self._db)
             self._db.execute("PRAGMA synchronous = NORMAL")
             limit = self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
             self._rows_per_statement = max(1, min(limit // len(_STORED), _MAX_ROWS_PER_STATEMENT))
@@ -152,6 +153,21 @@ class SqliteStore:
 
     def _transaction(self) -> _Immediate:
         return _Immediate(self._db)
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """PRAGMA journal_mode = WAL, retried while another process holds the file: switching the
+    journal (or recovering a WAL) can answer "database is locked" at once, without waiting on
+    the busy timeout, when two workers open a new store together."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 class _Immediate:
