@@ -9,23 +9,23 @@ import os
 
 from setuptools import Extension, setup
 
+
+def optional_extension(name: str, source: str) -> Extension:
+    """A compiled twin, built when a compiler is there. `make fuzz` builds every one with
+    AddressSanitizer through REWRITER_CSCAN_CFLAGS and REWRITER_CSCAN_LDFLAGS."""
+    return Extension(
+        name,
+        [source],
+        optional=True,
+        extra_compile_args=["-O2", *os.environ.get("REWRITER_CSCAN_CFLAGS", "").split()],
+        extra_link_args=os.environ.get("REWRITER_CSCAN_LDFLAGS", "").split(),
+    )
+
+
 setup(
     ext_modules=[
-        Extension(
-            "rewriter.document._cscan",
-            ["rewriter/document/_cscan.c"],
-            optional=True,
-            # `make fuzz` builds it with AddressSanitizer through REWRITER_CSCAN_CFLAGS.
-            extra_compile_args=["-O2", *os.environ.get("REWRITER_CSCAN_CFLAGS", "").split()],
-            extra_link_args=os.environ.get("REWRITER_CSCAN_LDFLAGS", "").split(),
-        ),
-        # The token decoder's twin: optional as well (codec.py falls back to its Python loop).
-        Extension(
-            "rewriter.tokens._cdecode",
-            ["rewriter/tokens/_cdecode.c"],
-            optional=True,
-            extra_compile_args=["-O2", *os.environ.get("REWRITER_CSCAN_CFLAGS", "").split()],
-            extra_link_args=os.environ.get("REWRITER_CSCAN_LDFLAGS", "").split(),
-        ),
+        optional_extension("rewriter.document._cscan", "rewriter/document/_cscan.c"),
+        # The token decoder's twin (codec.py falls back to its Python loop).
+        optional_extension("rewriter.tokens._cdecode", "rewriter/tokens/_cdecode.c"),
     ]
 )

@@ -47,13 +47,13 @@ def access_line(entry: AccessEntry) -> str:
     when, status, host, path, seconds = entry
     second, nanoseconds = divmod(when, 1_000_000_000)
     return (
-        f"{utc_second(second)}.{nanoseconds // 1_000_000:03d}Z {status} {host} {path} "
+        f"{_utc_second(second)}.{nanoseconds // 1_000_000:03d}Z {status} {host} {path} "
         f"{seconds * 1000:.2f}ms"
     )
 
 
 @functools.lru_cache(maxsize=4)  # thousands of lines share each second
-def utc_second(second: int) -> str:
+def _utc_second(second: int) -> str:
     """`2026-12-02T18:00:00`: a time in whole seconds since the epoch, in UTC."""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
 
