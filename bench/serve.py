@@ -5,6 +5,8 @@ generator (`wrk` when installed, else bench/loadgen.py), it measures requests pe
 and p99 latency and errors of:
 
 - a hello-world ASGI application on the same server (uvicorn, httptools, uvloop);
+- the service's own answer to the benchmark's link (302, headers, page) sent by a bare ASGI
+  application doing no work, on the same server: what the server alone allows for it;
 - `rewriter serve` answering one tracking link (302) with the log-line recorder and the access
   log on (stderr to a file);
 - nginx answering `return 302` (Debian's nginx, when installed): the physical reference;
