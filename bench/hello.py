@@ -1,7 +1,7 @@
 """The ASGI applications the service is compared with, on the same server: `app`, hello world,
-and `redirect`, the service's own answer to the benchmark's link (the 302 and its headers and
-body, from REWRITER_BENCH_LOCATION) sent with no work at all: what the server alone allows for
-that response."""
+and `redirect`, the service's own answer to a link to REWRITER_BENCH_LOCATION (its 302, headers
+and page, made by the service's routing) sent with no work at all: what the server alone allows
+for that response."""
 
 from __future__ import annotations
 
@@ -9,39 +9,30 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rewriter.serve import pages
+from rewriter.serve.routing import redirect_response
 
-_HEADERS = [(b"content-type", b"text/plain"), (b"content-length", b"13")]
-
-
-async def app(
-    scope: dict[str, Any],
-    receive: Callable[[], Awaitable[dict[str, Any]]],
-    send: Callable[[dict[str, Any]], Awaitable[None]],
-) -> None:
-    if scope["type"] != "http":
-        return
-    await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
-    await send({"type": "http.response.body", "body": b"Hello, world!"})
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Message, Receive, Send], Awaitable[None]]
 
 
-_LOCATION = os.environ.get("REWRITER_BENCH_LOCATION", "https://www.example.org/")
-_BODY = pages.redirect_page(_LOCATION)
-_REDIRECT_HEADERS = [
-    (b"location", _LOCATION.encode("latin-1")),
-    (b"content-type", b"text/html; charset=utf-8"),
-    (b"cache-control", b"no-store"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"content-length", str(len(_BODY)).encode()),
-]
+def canned(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> App:
+    """An application answering every request with the same response."""
+    headers = [*headers, (b"content-length", str(len(body)).encode())]
+
+    async def answer(scope: Message, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return answer
 
 
-async def redirect(
-    scope: dict[str, Any],
-    receive: Callable[[], Awaitable[dict[str, Any]]],
-    send: Callable[[dict[str, Any]], Awaitable[None]],
-) -> None:
-    if scope["type"] != "http":
-        return
-    await send({"type": "http.response.start", "status": 302, "headers": _REDIRECT_HEADERS})
-    await send({"type": "http.response.body", "body": _BODY})
+app = canned(200, [(b"content-type", b"text/plain")], b"Hello, world!")
+
+_REDIRECT = redirect_response(
+    302, os.environ.get("REWRITER_BENCH_LOCATION", "https://example.org/")
+)
+redirect = canned(_REDIRECT.status, _REDIRECT.headers, _REDIRECT.body)

@@ -34,7 +34,7 @@ from rewriter.document.engine import PreservationError, Rewriter
 from rewriter.document.inputs import TemplateError
 from rewriter.mail.headers import line_ending
 from rewriter.mail.mime import ContextRefused, DkimSigned, InvalidMessage, rewrite_message
-from rewriter.mail.smtpdata import read_data
+from rewriter.mail.smtpdata import OnePieceDataSMTP
 from rewriter.mail.trace import Client, host_name, received
 from rewriter.status.notices import FailOn
 
@@ -379,37 +379,9 @@ def _trace(server: SMTP, session: Session, envelope: Envelope, ident: str, messa
     )  # fmt: skip
 
 
-class _RelaySMTP(SMTP):
+class _RelaySMTP(OnePieceDataSMTP):
     """Reads DATA in one piece (`smtpdata`), and closes the upstream session of a client that
     disconnects without QUIT."""
-
-    async def smtp_DATA(self, arg: str) -> None:
-        """aiosmtpd's DATA (the same checks and replies), with the message read in one piece."""
-        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
-            return
-        assert self.envelope is not None and self.session is not None
-        if not self.envelope.rcpt_tos:
-            await self.push("503 Error: need RCPT command")
-            return
-        if arg:
-            await self.push("501 Syntax: DATA")
-            return
-        await self.push("354 End data with <CR><LF>.<CR><LF>")
-        try:
-            data = await read_data(self._reader, self.data_size_limit, self.line_length_limit)
-        except asyncio.CancelledError:
-            log.info("connection lost during DATA")
-            self._writer.close()
-            raise
-        if data.refusal is not None:  # the transaction ends here, the upstream's too
-            await self.event_handler.handle_RSET(self, self.session, self.envelope)
-            self.envelope = self._create_envelope()  # aiosmtpd's state after DATA
-            await self.push(data.refusal)
-            return
-        self.envelope.content = self.envelope.original_content = data.content
-        status = await self.event_handler.handle_DATA(self, self.session, self.envelope)
-        self.envelope = self._create_envelope()
-        await self.push(status)
 
     def connection_lost(self, error: Exception | None) -> None:
         handler = self.event_handler

@@ -11,7 +11,12 @@ leading `.` is removed from every line (4.5.2); lines end at CRLF only.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
+
+from aiosmtpd.smtp import MISSING, SMTP
+
+log = logging.getLogger("rewriter.relay")
 
 _END = b"\r\n.\r\n"
 # More than the stream ever holds (it stops reading its socket past 2 KB): each read empties it.
@@ -63,3 +68,36 @@ async def read_data(reader: asyncio.StreamReader, size_limit: int | None, line_l
 def _too_long(data: bytes | bytearray, line_limit: int) -> bool:
     """A line longer than the limit, its CRLF included."""
     return max(map(len, data.split(b"\r\n"))) + 2 > line_limit
+
+
+class OnePieceDataSMTP(SMTP):
+    """aiosmtpd's server with its DATA command reading the message in one piece (`read_data`):
+    the same checks and replies. A refused DATA calls the handler's RSET hook, if it has one
+    (the relay ends its upstream transaction there too)."""
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None and self.session is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            data = await read_data(self._reader, self.data_size_limit, self.line_length_limit)
+        except asyncio.CancelledError:
+            log.info("connection lost during DATA")
+            self._writer.close()
+            raise
+        if data.refusal is not None:  # the transaction ends here
+            await self._call_handler_hook("RSET")
+            self.envelope = self._create_envelope()  # aiosmtpd's state after DATA
+            await self.push(data.refusal)
+            return
+        self.envelope.content = self.envelope.original_content = data.content
+        status = await self._call_handler_hook("DATA")
+        self.envelope = self._create_envelope()
+        await self.push("250 OK" if status is MISSING else status)

@@ -86,7 +86,7 @@ def _answer(
         return _not_allowed()
     if not request.secure and host in config.upgrade:
         location = f"https://{host}{_printable(request.target)}"
-        return _redirect(308, location, log_path="-")
+        return redirect_response(308, location, log_path="-")
     if path.startswith(config.token_prefix):
         return _token(config, request, host, path[len(config.token_prefix) :])
     if kind is HostKind.LEGACY:
@@ -123,7 +123,7 @@ def _token(config: ServiceConfig, request: Request, host: str, token: str) -> Re
     if _withdrawn(config, destination):
         click_status, response = ClickStatus.WITHDRAWN, _page(410, pages.WITHDRAWN)
     else:
-        click_status, response = ClickStatus.REDIRECTED, _redirect(302, destination)
+        click_status, response = ClickStatus.REDIRECTED, redirect_response(302, destination)
     answer = _Answer(
         response.status, tuple(response.headers), response.body, click_status, contents
     )
@@ -145,7 +145,7 @@ def _legacy(config: ServiceConfig, request: Request, host: str) -> Response:
     click = make_click(
         config.clicks, request, host, ClickStatus.REDIRECTED, destination=destination
     )
-    return _redirect(302, destination, click=click, log_path=log_path)
+    return redirect_response(302, destination, click=click, log_path=log_path)
 
 
 def _fallback(
@@ -158,7 +158,7 @@ def _fallback(
     click = make_click(
         config.clicks, request, host, ClickStatus.FALLBACK, destination=fallback, key_id=key_id
     )
-    return _redirect(302, fallback, click=click, log_path=log_path)
+    return redirect_response(302, fallback, click=click, log_path=log_path)
 
 
 def _token_click(
@@ -218,9 +218,10 @@ def _health(config: ServiceConfig, request: Request, dropped: int) -> Response:
     return Response(200, headers, body, log_path=HEALTH_PATH)
 
 
-def _redirect(
+def redirect_response(
     status: int, location: str, *, click: Click | None = None, log_path: str = "-"
 ) -> Response:
+    """A redirect to `location` with its headers and page (the application adds the length)."""
     headers = [(b"location", location.encode("latin-1")), _HTML, _NO_STORE, _NO_REFERRER]
     return Response(status, headers, pages.redirect_page(location), click, log_path)
 
